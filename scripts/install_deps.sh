@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages vpr needs that are missing; idempotent.
+#   scripts/install_deps.sh          build and run (LibTorch, FAISS, OpenCV, ...)
+#   scripts/install_deps.sh --tests  also the test oracle (python3-torch, -torchvision)
+set -euo pipefail
+
+packages=(cmake g++ make pkg-config libtorch-dev libfaiss-dev libopencv-dev libmatio-dev
+          libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev
+          libbenchmark-dev)
+if [[ "${1:-}" == "--tests" ]]; then
+  packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install_deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "install_deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,85 @@
+#include "vpr/cli/commands.h"
+
+#include <iostream>
+
+#include "vpr/app/demo.h"
+#include "vpr/app/extract.h"
+#include "vpr/cli/flags.h"
+#include "vpr/image/image_list.h"
+#include "vpr/util/logging.h"
+
+namespace vpr {
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"demo", "run the whole pipeline on a synthetic route the project renders itself", RunDemoCommand},
+      {"extract", "compute NetVLAD descriptors of images into a .npy file", RunExtractCommand},
+  };
+  return kCommands;
+}
+
+int RunExtractCommand(int argc, char** argv) {
+  CLI::App app("Compute global descriptors of images.\n"
+               "Writes OUT (float32 N x dim .npy) and OUT with .npy replaced by .names.txt: the image\n"
+               "paths, one per line, line i = row i. Unreadable images are skipped and listed.",
+               "vpr extract");
+  std::string model_path, out;
+  std::vector<std::string> images;
+  bool json = false;
+  ModelFlagBinding model_flags;
+  ImageFlagBinding image_flags;
+  ExtractOptions options;
+  app.add_option("--model", model_path,
+                 "checkpoint (.pth/.pth.tar, zip or legacy), pytorch-NetVlad run folder, or torchvision backbone file")
+      ->required();
+  app.add_option("--images", images, "folders (recursive, sorted), images, or text files listing images")
+      ->required();
+  app.add_option("--out", out, "output .npy file")->required();
+  app.add_option("--batch-size", options.batch_size, "images per forward pass (same-size images only)")
+      ->capture_default_str();
+  app.add_flag("--json", json, "print a machine-readable summary on stdout");
+  model_flags.Bind(app);
+  image_flags.Bind(app);
+  BindRuntimeFlags(app, options.runtime);
+  CLI11_PARSE(app, argc, argv);
+
+  options.resize = image_flags.Resolve();
+  options.Check();
+  std::vector<std::string> paths = CollectImages(images);
+  LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
+  Log().info("extracting {} images", paths.size());
+  ExtractResult result = ExtractDescriptors(loaded.model, paths, options);
+  WriteDescriptors(out, result);
+  Log().info("wrote {} descriptors ({}-d) to {} and names to {}; {} failed; {:.2f} images/s", result.paths.size(),
+             result.descriptors.size(1), out, NamesPathFor(out), result.failures.size(),
+             result.seconds > 0 ? result.paths.size() / result.seconds : 0.0);
+  if (json) {
+    nlohmann::json summary = result.Summary();
+    summary["out"] = out;
+    summary["names"] = NamesPathFor(out);
+    summary["model"] = loaded.model->options().ToJson();
+    std::cout << summary.dump(2) << std::endl;
+  }
+  return result.paths.empty() ? 1 : 0;
+}
+
+int RunDemoCommand(int argc, char** argv) {
+  CLI::App app("Render a synthetic street route (database by day, queries at dusk with viewpoint change and\n"
+               "noise), initialise NetVLAD by k-means, extract, search the top 20 with FAISS, print\n"
+               "recall@1/5/10/20 and write OUT/submission.json.",
+               "vpr demo");
+  DemoOptions options;
+  app.add_option("--out", options.out_dir, "output folder")->capture_default_str();
+  app.add_option("--places", options.data.num_places, "places along the route")->capture_default_str();
+  app.add_option("--backbone", options.arch, "untrained backbone: vgg16 | mobilenet_v2 | resnet18 | resnet50")
+      ->capture_default_str();
+  app.add_option("--cut", options.cut, "encoder cut (0 = the backbone's default)")->capture_default_str();
+  app.add_option("--clusters", options.clusters, "NetVLAD clusters")->capture_default_str();
+  app.add_option("--seed", options.seed, "seed of the weights and sampling")->capture_default_str();
+  BindRuntimeFlags(app, options.runtime);
+  CLI11_PARSE(app, argc, argv);
+  RunDemo(options);
+  return 0;
+}
+
+}  // namespace vpr

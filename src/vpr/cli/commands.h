@@ -1,0 +1,22 @@
+// The `vpr` subcommands, registered in one table.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace vpr {
+
+struct Command {
+  std::string name;
+  std::string summary;
+  // Parses argv (argv[0] is "vpr <name>") and runs; returns the process exit code.
+  std::function<int(int argc, char** argv)> run;
+};
+
+const std::vector<Command>& Commands();
+
+int RunExtractCommand(int argc, char** argv);
+int RunDemoCommand(int argc, char** argv);
+
+}  // namespace vpr

@@ -1,0 +1,46 @@
+#include "vpr/cli/flags.h"
+
+namespace vpr {
+
+void ModelFlagBinding::Bind(CLI::App& app) {
+  app.add_option("--backbone", flags.arch, "vgg16 | mobilenet_v2 | resnet18 | resnet50 (default: inferred from the file)");
+  app.add_option("--cut", flags.cut,
+                 "encoder layers kept (0 = inferred / default: vgg16 29 = conv5_3, mobilenet_v2 17, resnet 8 = layer4, 7 = layer3)")
+      ->capture_default_str();
+  app.add_option("--clusters", flags.clusters, "NetVLAD clusters K (0 = inferred; 64 for a backbone-only file)")
+      ->capture_default_str();
+  vladv2_opt = app.add_flag("--vladv2", vladv2, "NetVLAD with assignment bias (default: inferred; off for backbone files)");
+  app.add_option("--normalize", flags.normalize,
+                 "input normalisation: imagenet (torchvision mean/std) or tf (mean=std=0.5, [-1,1]); "
+                 "default: what a vpr checkpoint says, else imagenet")
+      ->check(CLI::IsMember({"imagenet", "tf"}));
+  tf_padding_opt = app.add_flag("--tf-padding", tf_padding,
+                                "TensorFlow SAME padding on stride-2 convolutions (mobilenet_v2; the ImageNet weights in ../shared need it)");
+  app.add_option("--seed", flags.seed, "seed of fresh NetVLAD centroids for backbone-only files")->capture_default_str();
+}
+
+ModelFlags ModelFlagBinding::Resolve() const {
+  ModelFlags out = flags;
+  if (vladv2_opt->count() > 0) out.vladv2 = vladv2;
+  if (tf_padding_opt->count() > 0) out.tf_padding = tf_padding;
+  return out;
+}
+
+void ImageFlagBinding::Bind(CLI::App& app) {
+  app.add_option("--resize", resize, "resize every image to HEIGHTxWIDTH, e.g. 480x640 (default: native size)");
+  app.add_option("--max-side", options.max_side, "resize so that the longer side has N pixels (0 = off)")
+      ->capture_default_str();
+}
+
+ResizeOptions ImageFlagBinding::Resolve() {
+  if (!resize.empty()) options.ParseFixed(resize);
+  options.Check();
+  return options;
+}
+
+void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime) {
+  app.add_option("--device", runtime.device, "cpu or cuda[:N]")->capture_default_str();
+  app.add_option("--threads", runtime.threads, "CPU threads for the network (0 = all cores)")->capture_default_str();
+}
+
+}  // namespace vpr

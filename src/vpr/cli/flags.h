@@ -1,0 +1,35 @@
+// Binding of the option structs to CLI flags, defined once for every command that runs
+// the model, so that --help shows the real defaults.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "vpr/app/extract.h"
+#include "vpr/model/model_io.h"
+
+namespace vpr {
+
+// --backbone --cut --clusters --vladv2 --normalize --tf-padding --seed
+struct ModelFlagBinding {
+  ModelFlags flags;
+  bool vladv2 = false;
+  bool tf_padding = false;
+  CLI::Option* vladv2_opt = nullptr;
+  CLI::Option* tf_padding_opt = nullptr;
+  void Bind(CLI::App& app);
+  // Call after parsing: turns given/not-given switches into set/unset optionals.
+  ModelFlags Resolve() const;
+};
+
+// --resize HxW --max-side N
+struct ImageFlagBinding {
+  std::string resize;
+  ResizeOptions options;
+  void Bind(CLI::App& app);
+  ResizeOptions Resolve();
+};
+
+// --device --threads
+void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime);
+
+}  // namespace vpr

@@ -1,0 +1,80 @@
+#include "vpr/model/vpr_model.h"
+
+#include "vpr/util/check.h"
+
+namespace vpr {
+
+void ModelOptions::Resolve() {
+  backbone.Check();
+  netvlad.dim = backbone.OutputDim();
+  Check();
+}
+
+void ModelOptions::Check() const {
+  backbone.Check();
+  netvlad.Check();
+  VPR_CHECK(netvlad.dim == backbone.OutputDim(), "NetVLAD dim ", netvlad.dim, " does not match the ",
+            backbone.arch, " encoder's ", backbone.OutputDim(), " channels");
+  VPR_CHECK(normalize == "imagenet" || normalize == "tf", "unknown --normalize '", normalize,
+            "': use imagenet (torchvision mean/std) or tf (mean = std = 0.5)");
+  VPR_CHECK(wpca_dim >= 0 && wpca_dim <= netvlad.num_clusters * netvlad.dim, "WPCA dimension ",
+            wpca_dim, " must be between 0 and K*D = ", netvlad.num_clusters * netvlad.dim);
+}
+
+int64_t ModelOptions::DescriptorDim() const {
+  return wpca_dim > 0 ? wpca_dim : netvlad.num_clusters * netvlad.dim;
+}
+
+std::string ModelOptions::Describe() const {
+  std::string s = backbone.arch + " cut " + std::to_string(backbone.ResolvedCut()) + " (" +
+                  std::to_string(netvlad.dim) + "-d" + (backbone.tf_padding ? ", TF padding" : "") +
+                  ") + NetVLAD K=" + std::to_string(netvlad.num_clusters) +
+                  (netvlad.vladv2 ? " vladv2" : " vladv1");
+  if (wpca_dim > 0) s += " + WPCA";
+  return s + " -> " + std::to_string(DescriptorDim()) + "-d, normalize " + normalize;
+}
+
+nlohmann::json ModelOptions::ToJson() const {
+  return {{"format_version", 1},
+          {"arch", backbone.arch},
+          {"cut", backbone.ResolvedCut()},
+          {"tf_padding", backbone.tf_padding},
+          {"num_clusters", netvlad.num_clusters},
+          {"dim", netvlad.dim},
+          {"vladv2", netvlad.vladv2},
+          {"alpha", netvlad.alpha},
+          {"normalize", normalize},
+          {"wpca_dim", wpca_dim}};
+}
+
+VprModelImpl::VprModelImpl(ModelOptions options) : options_(std::move(options)) {
+  options_.Resolve();
+  encoder = register_module("encoder", MakeEncoder(options_.backbone));
+  pool = register_module("pool", NetVLAD(options_.netvlad));
+  if (options_.wpca_dim > 0) {
+    int64_t in = options_.netvlad.num_clusters * options_.netvlad.dim;
+    wpca = register_module("WPCA", torch::nn::Sequential(torch::nn::Conv2d(
+                                       torch::nn::Conv2dOptions(in, options_.wpca_dim, 1))));
+  }
+  bool tf = options_.normalize == "tf";
+  mean_ = tf ? torch::tensor({0.5f, 0.5f, 0.5f}) : torch::tensor({0.485f, 0.456f, 0.406f});
+  std_ = tf ? torch::tensor({0.5f, 0.5f, 0.5f}) : torch::tensor({0.229f, 0.224f, 0.225f});
+  mean_ = mean_.view({1, 3, 1, 1});
+  std_ = std_.view({1, 3, 1, 1});
+}
+
+torch::Tensor VprModelImpl::LocalFeatures(torch::Tensor images) {
+  VPR_CHECK(images.dim() == 4 && images.size(1) == 3, "the model expects N x 3 x H x W images, got ",
+            images.sizes());
+  torch::Tensor x = (images - mean_.to(images.device())) / std_.to(images.device());
+  return encoder->forward(x);
+}
+
+torch::Tensor VprModelImpl::forward(torch::Tensor images) {
+  torch::Tensor vlad = pool->forward(LocalFeatures(images));
+  if (!wpca) return vlad;
+  torch::Tensor reduced = wpca->forward(vlad.unsqueeze(-1).unsqueeze(-1)).flatten(1);
+  return torch::nn::functional::normalize(reduced, torch::nn::functional::NormalizeFuncOptions().dim(-1));
+}
+
+}  // namespace vpr

@@ -1,0 +1,57 @@
+// The whole place-recognition network: input normalisation, backbone encoder, NetVLAD
+// pooling and an optional PCA-whitening layer, with pytorch-NetVlad / Patch-NetVLAD
+// parameter names (encoder.*, pool.*, WPCA.0.*).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <string>
+
+#include "vpr/model/backbone.h"
+#include "vpr/model/netvlad.h"
+
+namespace vpr {
+
+struct ModelOptions {
+  BackboneOptions backbone;
+  // netvlad.dim is set from the backbone by Resolve().
+  NetVLADOptions netvlad;
+  // Input normalisation of RGB in [0,1]: "imagenet" (torchvision mean/std) or "tf"
+  // (mean = std = 0.5, i.e. [-1,1], Keras' "tf" mode; the MobileNetV2 weights in ../shared).
+  std::string normalize = "imagenet";
+  // Output dimension of the PCA-whitening layer; 0 = no such layer.
+  int64_t wpca_dim = 0;
+
+  // Fills derived fields (netvlad.dim) and checks everything; throws vpr::Error.
+  void Resolve();
+  void Check() const;
+  // Descriptor length: wpca_dim when set, else K * D.
+  int64_t DescriptorDim() const;
+  // One line for logs: "vgg16 cut 29 (512-d) + NetVLAD K=64 vladv1 -> 32768-d, normalize imagenet".
+  std::string Describe() const;
+  // The "vpr" entry of checkpoints (format_version, arch, cut, num_clusters, dim, ...).
+  nlohmann::json ToJson() const;
+};
+
+class VprModelImpl : public torch::nn::Module {
+ public:
+  explicit VprModelImpl(ModelOptions options);
+
+  // images: N x 3 x H x W, RGB in [0,1]. Returns N x DescriptorDim(), rows L2-normalised.
+  torch::Tensor forward(torch::Tensor images);
+  // The encoder's local features (N x D x h x w) of images in [0,1].
+  torch::Tensor LocalFeatures(torch::Tensor images);
+
+  const ModelOptions& options() const { return options_; }
+  torch::nn::Sequential encoder{nullptr};
+  NetVLAD pool{nullptr};
+  torch::nn::Sequential wpca{nullptr};  // registered as "WPCA" when options.wpca_dim > 0
+
+ private:
+  ModelOptions options_;
+  torch::Tensor mean_, std_;  // not registered: they are not part of the state_dict
+};
+TORCH_MODULE(VprModel);
+
+}  // namespace vpr

@@ -1,0 +1,16 @@
+// The project's single logger. Libraries log through Log(), never printf.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+namespace vpr {
+
+// The shared logger ("vpr"), writing to stderr so stdout stays for results.
+spdlog::logger& Log();
+
+// "trace", "debug", "info", "warn", "error", "off".
+void SetLogLevel(const std::string& level);
+
+}  // namespace vpr

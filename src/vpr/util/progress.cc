@@ -1,0 +1,46 @@
+#include "vpr/util/progress.h"
+
+#include "vpr/util/logging.h"
+
+namespace vpr {
+
+Progress::Progress(std::string label, int64_t total, std::string unit, double report_every_s)
+    : label_(std::move(label)),
+      total_(total),
+      unit_(std::move(unit)),
+      report_every_s_(report_every_s),
+      start_(std::chrono::steady_clock::now()),
+      last_report_(start_) {}
+
+double Progress::elapsed_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+double Progress::rate() const {
+  double t = elapsed_s();
+  return t > 0 ? done_ / t : 0.0;
+}
+
+void Progress::Add(int64_t n) {
+  done_ += n;
+  auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - last_report_).count() < report_every_s_) return;
+  last_report_ = now;
+  double r = rate();
+  if (total_ > 0) {
+    double eta = r > 0 ? (total_ - done_) / r : 0.0;
+    Log().info("{}: {}/{} {} ({:.1f}%), {:.2f} {}/s, ETA {:.0f}s", label_, done_, total_, unit_,
+               100.0 * done_ / total_, r, unit_, eta);
+  } else {
+    Log().info("{}: {} {}, {:.2f} {}/s", label_, done_, unit_, r, unit_);
+  }
+}
+
+void Progress::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  Log().info("{}: done, {} {} in {:.1f}s ({:.2f} {}/s)", label_, done_, unit_, elapsed_s(), rate(),
+             unit_);
+}
+
+}  // namespace vpr
