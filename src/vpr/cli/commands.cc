@@ -76,6 +76,24 @@ int RunDemoCommand(int argc, char** argv) {
   app.add_option("--cut", options.cut, "encoder cut (0 = the backbone's default)")->capture_default_str();
   app.add_option("--clusters", options.clusters, "NetVLAD clusters")->capture_default_str();
   app.add_option("--seed", options.seed, "seed of the weights and sampling")->capture_default_str();
+  app.add_option("--samples-per-image", options.samples_per_image, "local features per database image for k-means")
+      ->capture_default_str();
+  app.add_option("--height", options.data.height, "image height")->capture_default_str();
+  app.add_option("--width", options.data.width, "image width")->capture_default_str();
+  app.add_option("--data-seed", options.data.seed, "seed of the rendered route")->capture_default_str();
+  app.add_option("--query-dusk", options.data.query_dusk, "queries at dusk (1) or on an overcast afternoon (0)")
+      ->capture_default_str();
+  app.add_option("--query-brightness", options.data.query_brightness, "query brightness relative to the database")
+      ->capture_default_str();
+  app.add_option("--query-shift", options.data.query_max_shift_px, "largest viewpoint shift of a query, pixels")
+      ->capture_default_str();
+  app.add_option("--query-zoom", options.data.query_max_zoom, "largest extra zoom of a query")->capture_default_str();
+  app.add_option("--query-noise", options.data.query_noise_std, "query pixel noise (0-255 scale)")
+      ->capture_default_str();
+  app.add_option("--query-blur", options.data.query_blur_sigma, "query blur sigma, pixels")->capture_default_str();
+  app.add_option("--query-transients", options.data.query_transient_probability,
+                 "probability of a car / a pedestrian in a query")
+      ->capture_default_str();
   BindRuntimeFlags(app, options.runtime);
   CLI11_PARSE(app, argc, argv);
   RunDemo(options);

@@ -87,17 +87,23 @@ struct Layout {
   double step = 0;     // strip pixels between consecutive places
   double lo = 0;       // strip range that has scenery
   double hi = 0;
-  cv::Mat day_sky, dusk_sky;  // backgrounds, rendered once
+  cv::Mat day_sky, dusk_sky, overcast_sky;  // backgrounds, rendered once
   cv::Mat glow;               // CV_32F falloff of a street lamp's light, computed once
   double H(double fraction) const { return fraction * height; }  // size scaled to height
   double GroundRow(double d) const { return horizon + (base - horizon) * d; }
 };
 
 // In twilight the sky stays the brightest part of the scene, deep blue above and
-// orange towards the horizon.
-cv::Mat MakeSky(const Layout& l, bool dusk) {
-  cv::Scalar top = dusk ? cv::Scalar(150, 100, 78) : cv::Scalar(232, 186, 128);
-  cv::Scalar low = dusk ? cv::Scalar(135, 180, 245) : cv::Scalar(245, 230, 212);
+// orange towards the horizon. An overcast sky is a flat grey, a little lighter low down.
+enum class Sky { kDay, kDusk, kOvercast };
+
+cv::Mat MakeSky(const Layout& l, Sky kind) {
+  cv::Scalar top = kind == Sky::kDusk       ? cv::Scalar(150, 100, 78)
+                   : kind == Sky::kOvercast ? cv::Scalar(160, 158, 156)
+                                            : cv::Scalar(232, 186, 128);
+  cv::Scalar low = kind == Sky::kDusk       ? cv::Scalar(135, 180, 245)
+                   : kind == Sky::kOvercast ? cv::Scalar(190, 192, 196)
+                                            : cv::Scalar(245, 230, 212);
   cv::Mat sky(l.height, l.width, CV_8UC3);
   for (int y = 0; y < l.height; ++y) {
     double t = std::min(1.0, y / l.base);
@@ -129,8 +135,9 @@ Layout MakeLayout(const SyntheticOptions& o) {
   // Distant layers need strip beyond the route ends: at d = 0.25 a frame spans 4 widths.
   l.lo = -3.0 * o.width - o.query_max_shift_px;
   l.hi = (o.num_places - 1) * l.step + 3.0 * o.width + o.query_max_shift_px;
-  l.day_sky = MakeSky(l, false);
-  l.dusk_sky = MakeSky(l, true);
+  l.day_sky = MakeSky(l, Sky::kDay);
+  l.dusk_sky = MakeSky(l, Sky::kDusk);
+  l.overcast_sky = MakeSky(l, Sky::kOvercast);
   l.glow = MakeGlow(l);
   return l;
 }
@@ -401,6 +408,7 @@ Scene MakeScene(const Layout& l, Random& rng) {
 
 struct Lighting {
   bool dusk = false;
+  bool overcast = false;                  // daytime under a grey sky, no clouds
   double gain = 1.0;                      // on reflecting surfaces
   cv::Scalar tint = cv::Scalar(1, 1, 1);  // per channel, on reflecting surfaces
 };
@@ -414,10 +422,13 @@ cv::Scalar Lit(const Lighting& light, const cv::Scalar& c) {
 class Painter {
  public:
   Painter(const Layout& l, const Lighting& light, double x_cam)
-      : l_(l), light_(light), x_cam_(x_cam), img_((light.dusk ? l.dusk_sky : l.day_sky).clone()) {}
+      : l_(l),
+        light_(light),
+        x_cam_(x_cam),
+        img_((light.dusk ? l.dusk_sky : light.overcast ? l.overcast_sky : l.day_sky).clone()) {}
 
   cv::Mat Paint(const Scene& s) {
-    if (!light_.dusk) {
+    if (!light_.dusk && !light_.overcast) {
       for (const Cloud& c : s.clouds) DrawCloud(c);
     }
     for (const SkyBlock& b : s.skyline) DrawSkyBlock(b);
@@ -462,7 +473,7 @@ class Painter {
 
   void DrawSkyBlock(const SkyBlock& b) {
     if (!Visible(b.x0, b.x1, kSkylineDepth)) return;
-    cv::Scalar color = light_.dusk ? cv::Scalar(72, 52, 58) : b.day;
+    cv::Scalar color = light_.dusk ? cv::Scalar(72, 52, 58) : Surf(b.day);
     cv::rectangle(img_, cv::Point(cvRound(U(b.x0, kSkylineDepth)), b.top),
                   cv::Point(cvRound(U(b.x1, kSkylineDepth)), cvRound(l_.base)), color, cv::FILLED);
   }
@@ -795,9 +806,11 @@ void WhiteBalance(cv::Mat& img, const cv::Scalar& gain) {
 cv::Mat MakeQuery(const Scene& scene, const Layout& l, const SyntheticOptions& o, int index) {
   Random rng(StreamSeed(o.seed, 1000 + static_cast<uint64_t>(index)));
   Lighting dusk;
-  dusk.dusk = true;
+  dusk.dusk = o.query_dusk;
+  dusk.overcast = !o.query_dusk;
   dusk.gain = o.query_brightness * rng.Uniform(0.9, 1.1);
-  dusk.tint = cv::Scalar(1.0, 0.92, 0.85);  // ambient light after sunset is bluish
+  // Ambient light after sunset is bluish; a late afternoon is warmer.
+  dusk.tint = o.query_dusk ? cv::Scalar(1.0, 0.92, 0.85) : cv::Scalar(0.86, 0.95, 1.04);
   double shift = rng.Uniform(-o.query_max_shift_px, o.query_max_shift_px);
   cv::Mat img = Painter(l, dusk, index * l.step + shift).Paint(scene);
   double zoom = rng.Uniform(1.0, o.query_max_zoom);

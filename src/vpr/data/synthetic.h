@@ -19,7 +19,11 @@ struct SyntheticOptions {
   int width = 320;
   // Seed of the random generator; the same seed gives the same images.
   uint64_t seed = 7;
-  // Query brightness factor relative to the database (dusk).
+  // Lighting of the query traversal: true = dusk (lit windows, signs and street lamps,
+  // twilight sky, no clouds); false = an overcast late afternoon (the daytime scene,
+  // darker and warmer, under a grey sky).
+  bool query_dusk = true;
+  // Query brightness factor relative to the database.
   double query_brightness = 0.65;
   // Largest horizontal viewpoint shift of a query, in pixels.
   int query_max_shift_px = 16;
