@@ -64,8 +64,9 @@ int RunExtractCommand(int argc, char** argv) {
 }
 
 int RunDemoCommand(int argc, char** argv) {
-  CLI::App app("Render a synthetic street route (database by day, queries at dusk with viewpoint change and\n"
-               "noise), initialise NetVLAD by k-means, extract, search the top 20 with FAISS, print\n"
+  CLI::App app("Render a synthetic street route (database by day; queries on an overcast late afternoon, or at\n"
+               "dusk with --query-dusk 1, with viewpoint change, blur, noise and passers-by), build an untrained\n"
+               "network, initialise NetVLAD by k-means, extract, search the top 20 with FAISS, print\n"
                "recall@1/5/10/20 and write OUT/submission.json.",
                "vpr demo");
   DemoOptions options;

@@ -701,8 +701,9 @@ class Painter {
 };
 
 // ---------------------------------------------------------------------------------
-// Queries: the same place at dusk, from a slightly different viewpoint, with a
-// camera that blurs and adds noise, and sometimes with something in the way.
+// Queries: the same place at dusk (or on an overcast afternoon), from a slightly
+// different viewpoint, with a camera that blurs and adds noise, and sometimes with
+// something in the way.
 
 void DrawCar(cv::Mat& img, const Layout& l, Random& rng, const Lighting& light) {
   static const std::array<cv::Scalar, 6> kPaint = {

@@ -1,0 +1,107 @@
+#include "vpr/app/extract.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "vpr/util/check.h"
+#include "vpr/util/npy.h"
+
+namespace vpr {
+namespace {
+namespace fs = std::filesystem;
+
+VprModel SmallModel() {
+  torch::manual_seed(9);
+  ModelOptions options;
+  options.backbone.cut = 4;
+  options.netvlad.num_clusters = 4;
+  VprModel model(options);
+  model->pool->InitRandom();
+  return model;
+}
+
+fs::path WriteImages(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / "vpr_extract_test" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  cv::Mat a(24, 32, CV_8UC3), b(24, 32, CV_8UC3), c(30, 20, CV_8UC3);
+  cv::randu(a, 0, 255);
+  cv::randu(b, 0, 255);
+  cv::randu(c, 0, 255);
+  cv::imwrite((dir / "a.png").string(), a);
+  cv::imwrite((dir / "b.png").string(), b);
+  cv::imwrite((dir / "d.png").string(), c);
+  std::ofstream(dir / "c.jpg") << "this is not a jpeg";
+  return dir;
+}
+
+TEST(Extract, CorruptImageIsSkippedListedAndTheRestKeepTheirOrder) {
+  fs::path dir = WriteImages("corrupt");
+  VprModel model = SmallModel();
+  std::vector<std::string> paths = {(dir / "a.png").string(), (dir / "b.png").string(), (dir / "c.jpg").string(),
+                                    (dir / "d.png").string()};
+  ExtractOptions options;
+  options.batch_size = 3;
+  ExtractResult result = ExtractDescriptors(model, paths, options);
+  ASSERT_EQ(result.paths.size(), 3u);
+  EXPECT_EQ(result.paths[2], paths[3]);
+  ASSERT_EQ(result.failures.size(), 1u);
+  EXPECT_EQ(result.failures[0].path, paths[2]);
+  EXPECT_NE(result.failures[0].reason.find("cannot decode"), std::string::npos);
+  EXPECT_EQ(result.descriptors.sizes(), (std::vector<int64_t>{3, 4 * 64}));
+  EXPECT_EQ(result.Summary()["failed"], 1);
+
+  // Batched rows equal one-at-a-time rows.
+  options.batch_size = 1;
+  ExtractResult single = ExtractDescriptors(model, paths, options);
+  EXPECT_LT((single.descriptors - result.descriptors).abs().max().item<double>(), 1e-6);
+}
+
+TEST(Extract, DescriptorsAndNamesAreWrittenSideBySide) {
+  fs::path dir = WriteImages("write");
+  VprModel model = SmallModel();
+  ExtractResult result = ExtractDescriptors(model, {(dir / "a.png").string(), (dir / "d.png").string()}, {});
+  std::string out = (dir / "out" / "desc.npy").string();
+  WriteDescriptors(out, result);
+  NpyMatrix m = ReadNpy(out);
+  EXPECT_EQ(m.rows, 2);
+  EXPECT_EQ(m.cols, 256);
+  EXPECT_FLOAT_EQ(m.data[5], result.descriptors[0][5].item<float>());
+  std::ifstream names(NamesPathFor(out));
+  std::string first, second;
+  std::getline(names, first);
+  std::getline(names, second);
+  EXPECT_EQ(NamesPathFor(out), (dir / "out" / "desc.names.txt").string());
+  EXPECT_EQ(first, (dir / "a.png").string());
+  EXPECT_EQ(second, (dir / "d.png").string());
+}
+
+TEST(Extract, ImageTooSmallForTheNetworkIsAFailureNotACrash) {
+  // 1x1 pixels: the max-pool of the VGG cut cannot run on it.
+  ModelOptions options;
+  options.backbone.cut = 5;
+  options.netvlad.num_clusters = 2;
+  VprModel pooled(options);
+  ExtractResult result = ExtractDescriptors(pooled, {at::rand({3, 1, 1}), at::rand({3, 8, 8})}, {"tiny", "ok"}, {});
+  ASSERT_EQ(result.failures.size(), 1u);
+  EXPECT_EQ(result.failures[0].path, "tiny");
+  EXPECT_EQ(result.paths, std::vector<std::string>{"ok"});
+}
+
+TEST(Extract, CudaWithoutAGpuIsAClearError) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "a GPU is present";
+  RuntimeOptions runtime;
+  runtime.device = "cuda";
+  try {
+    runtime.Apply();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("use --device cpu"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace vpr

@@ -1,0 +1,116 @@
+// The `vpr` binary as a user runs it: exit codes, messages, outputs.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <opencv2/imgcodecs.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "vpr/model/model_io.h"
+#include "vpr/test_config.h"
+
+namespace vpr {
+namespace {
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int code;
+  std::string output;  // stdout and stderr together
+};
+
+CliRun Vpr(const std::string& args) {
+  std::string cmd = std::string(VPR_BINARY_DIR) + "/vpr " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+fs::path Scratch(const std::string& name) {
+  fs::path dir = fs::path(VPR_BINARY_DIR) / "test_scratch" / "cli" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string SmallCheckpoint() {
+  static std::string path = [] {
+    torch::manual_seed(2);
+    ModelOptions options;
+    options.backbone.cut = 4;
+    options.netvlad.num_clusters = 4;
+    VprModel model(options);
+    std::string p = (Scratch("model") / "small.pth").string();
+    SaveModel(p, model);
+    return p;
+  }();
+  return path;
+}
+
+TEST(Cli, HelpListsTheCommandsAndOptionsShowDefaults) {
+  CliRun help = Vpr("help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.output.find("extract"), std::string::npos);
+  EXPECT_NE(help.output.find("demo"), std::string::npos);
+  CliRun extract_help = Vpr("extract --help");
+  EXPECT_EQ(extract_help.code, 0);
+  EXPECT_NE(extract_help.output.find("--batch-size INT=4"), std::string::npos) << extract_help.output;
+  EXPECT_NE(extract_help.output.find("--device TEXT=cpu"), std::string::npos) << extract_help.output;
+  EXPECT_EQ(Vpr("version").code, 0);
+  CliRun unknown = Vpr("frobnicate");
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+TEST(Cli, ExtractSkipsACorruptImageReportsItAndWritesTheRest) {
+  fs::path dir = Scratch("corrupt");
+  cv::Mat image(24, 32, CV_8UC3);
+  cv::randu(image, 0, 255);
+  fs::create_directories(dir / "images");
+  cv::imwrite((dir / "images" / "a.png").string(), image);
+  cv::imwrite((dir / "images" / "c.png").string(), image);
+  std::ofstream(dir / "images" / "b.jpg") << "truncated";
+  std::string out = (dir / "desc.npy").string();
+  CliRun run = Vpr("extract --model " + SmallCheckpoint() + " --images " + (dir / "images").string() + " --out " + out +
+                " --json");
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("b.jpg: "), std::string::npos) << "the failure is listed at the end";
+  nlohmann::json summary = nlohmann::json::parse(run.output.substr(run.output.find("{\n")));
+  EXPECT_EQ(summary["described"], 2);
+  EXPECT_EQ(summary["failed"], 1);
+  EXPECT_EQ(summary["failures"][0]["path"], (dir / "images" / "b.jpg").string());
+  std::ifstream names(dir / "desc.names.txt");
+  std::string line;
+  int lines = 0;
+  while (std::getline(names, line)) ++lines;
+  EXPECT_EQ(lines, 2);
+  EXPECT_TRUE(fs::exists(out));
+}
+
+TEST(Cli, ExtractOnAnEmptyFolderFailsWithAClearMessage) {
+  fs::path dir = Scratch("empty");
+  CliRun run = Vpr("extract --model " + SmallCheckpoint() + " --images " + dir.string() + " --out " +
+                (dir / "x.npy").string());
+  EXPECT_EQ(run.code, 2);
+  EXPECT_NE(run.output.find("contains no images"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(dir / "x.npy"));
+}
+
+TEST(Cli, ExtractWithMissingRequiredOptionsOrBadValuesSaysWhich) {
+  CliRun run = Vpr("extract --images x");
+  EXPECT_NE(run.code, 0);
+  EXPECT_NE(run.output.find("--model"), std::string::npos) << run.output;
+  fs::path dir = Scratch("bad_resize");
+  run = Vpr("extract --model " + SmallCheckpoint() + " --images " + dir.string() + " --out x.npy --resize 640");
+  EXPECT_EQ(run.code, 2);
+  EXPECT_NE(run.output.find("HEIGHTxWIDTH"), std::string::npos) << run.output;
+}
+
+}  // namespace
+}  // namespace vpr
