@@ -132,7 +132,6 @@ ModelOptions InferModelOptions(const StateDict& state, const nlohmann::json& inf
   CheckAgrees("--vladv2", flags.vladv2.value_or(vladv2), vladv2, flags.vladv2.has_value(),
               "vladv2 <=> pool.conv.bias present");
   options.netvlad.vladv2 = vladv2;
-  if (info.contains("alpha")) options.netvlad.alpha = info["alpha"].get<double>();
   if (const at::Tensor* w = Find(state, "WPCA.0.weight")) options.wpca_dim = w->size(0);
   std::string file_norm = info.value("normalize", "");
   VPR_CHECK(flags.normalize.empty() || file_norm.empty() || flags.normalize == file_norm, "--normalize ",

@@ -42,7 +42,6 @@ nlohmann::json ModelOptions::ToJson() const {
           {"num_clusters", netvlad.num_clusters},
           {"dim", netvlad.dim},
           {"vladv2", netvlad.vladv2},
-          {"alpha", netvlad.alpha},
           {"normalize", normalize},
           {"wpca_dim", wpca_dim}};
 }
