@@ -44,7 +44,7 @@ TEST(ImageIo, ColourComesOutAsRgbAndAlphaIsDropped) {
 
 TEST(ImageIo, CorruptAndMissingFilesNameThePathAndReason) {
   std::string path = TempPath("corrupt.jpg");
-  WriteFileAtomic(path, std::string("\xff\xd8\xff\xe0 not really a jpeg", 25));
+  WriteFileAtomic(path, std::string("\xff\xd8\xff\xe0 not really a jpeg"));
   try {
     LoadImageRgb(path);
     FAIL();
