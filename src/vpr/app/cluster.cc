@@ -16,26 +16,34 @@ void ClusterOptions::Check() const {
 
 at::Tensor SampleLocalFeatures(VprModel& model, const std::vector<at::Tensor>& images,
                                const ClusterOptions& options, const at::Device& device) {
+  return SampleLocalFeatures(model, images.size(), [&](size_t i) { return images[i]; }, options, device);
+}
+
+at::Tensor SampleLocalFeatures(VprModel& model, size_t count, const ImageLoader& load, const ClusterOptions& options,
+                               const at::Device& device) {
   options.Check();
-  VPR_CHECK(!images.empty(), "no images to sample local features from");
+  VPR_CHECK(count > 0, "no images to sample local features from");
   model->to(device);
   model->eval();
   torch::NoGradGuard no_grad;
   at::Generator gen = at::detail::createCPUGenerator(options.kmeans.seed);
   int64_t per_image = std::min<int64_t>(options.samples_per_image,
-                                        std::max<int64_t>(1, options.max_samples / images.size()));
+                                        std::max<int64_t>(1, options.max_samples / static_cast<int64_t>(count)));
   std::vector<at::Tensor> samples;
-  Progress progress("cluster: sampling", static_cast<int64_t>(images.size()));
-  for (const auto& image : images) {
+  Progress progress("cluster: sampling", static_cast<int64_t>(count));
+  for (size_t i = 0; i < count; ++i) {
+    at::Tensor image = load(i);
+    progress.Add();
+    if (!image.defined()) continue;
     at::Tensor local = model->LocalFeatures(image.unsqueeze(0).to(device)).to(at::kCPU);  // 1 x D x h x w
     at::Tensor rows = local.flatten(2).squeeze(0).t();                                   // P x D
     rows = torch::nn::functional::normalize(rows, torch::nn::functional::NormalizeFuncOptions().dim(1));
     int64_t take = std::min<int64_t>(per_image, rows.size(0));
     at::Tensor pick = at::randperm(rows.size(0), gen, at::kLong).narrow(0, 0, take);
     samples.push_back(rows.index_select(0, pick));
-    progress.Add();
   }
   progress.Finish();
+  VPR_CHECK(!samples.empty(), "none of the ", count, " images could be read: no local features to sample");
   return at::cat(samples, 0).contiguous();
 }
 

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "vpr/app/extract.h"
@@ -26,6 +27,13 @@ struct ClusterOptions {
 // M x D, each row L2-normalised. Deterministic for a given seed.
 at::Tensor SampleLocalFeatures(VprModel& model, const std::vector<at::Tensor>& images,
                                const ClusterOptions& options, const at::Device& device);
+
+// Produces image `index` (3 x H x W in [0,1]) when the sampler needs it, so that a large
+// set never sits decoded in memory; an undefined tensor skips the image (the loader
+// records why). Samples equal those of the overload above for the same images and seed.
+using ImageLoader = std::function<at::Tensor(size_t index)>;
+at::Tensor SampleLocalFeatures(VprModel& model, size_t count, const ImageLoader& load, const ClusterOptions& options,
+                               const at::Device& device);
 
 // k-means on the samples, then model->pool->InitFromClusters(centroids, samples).
 void InitNetVLADFromSamples(VprModel& model, const at::Tensor& samples, const ClusterOptions& options);

@@ -2,17 +2,22 @@
 
 #include <iostream>
 
+#include "vpr/app/cluster_images.h"
 #include "vpr/app/demo.h"
+#include "vpr/app/eval.h"
 #include "vpr/app/extract.h"
 #include "vpr/cli/flags.h"
 #include "vpr/image/image_list.h"
 #include "vpr/util/logging.h"
+#include "vpr/util/npy.h"
 
 namespace vpr {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
+      {"cluster", "initialise a model's NetVLAD centroids by k-means on local features of images", RunClusterCommand},
       {"demo", "run the whole pipeline on a synthetic route the project renders itself", RunDemoCommand},
+      {"eval", "recall@N of a model on a dataset, with predictions, submission and hloc pairs", RunEvalCommand},
       {"extract", "compute NetVLAD descriptors of images into a .npy file", RunExtractCommand},
   };
   return kCommands;
@@ -99,6 +104,97 @@ int RunDemoCommand(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   RunDemo(options);
   return 0;
+}
+
+int RunClusterCommand(int argc, char** argv) {
+  CLI::App app("Initialise NetVLAD from images, as pytorch-NetVlad's cluster step: sample L2-normalised local\n"
+               "features image by image, k-means them (seeded: the same seed gives the same checkpoint), set\n"
+               "the centroids and the assignment (alpha from the centroids and samples), and write OUT, a vpr\n"
+               "checkpoint (PyTorch loads it). With --centroids FILE.npy (K x D float32) those centroids are\n"
+               "used instead of k-means; local features are still sampled, to derive alpha.",
+               "vpr cluster");
+  std::string model_path, out;
+  std::vector<std::string> images;
+  ModelFlagBinding model_flags;
+  ImageFlagBinding image_flags;
+  ClusterImagesOptions options;
+  app.add_option("--model", model_path,
+                 "backbone file (torchvision state_dict) or checkpoint whose NetVLAD to re-initialise")
+      ->required();
+  app.add_option("--images", images, "folders (recursive, sorted), images, or text files listing images")
+      ->required();
+  app.add_option("--out", out, "output checkpoint (.pth)")->required();
+  app.add_option("--samples-per-image", options.cluster.samples_per_image, "local features sampled per image")
+      ->capture_default_str();
+  app.add_option("--max-samples", options.cluster.max_samples,
+                 "upper bound on all samples (fewer per image when there are many images)")
+      ->capture_default_str();
+  app.add_option("--iterations", options.cluster.kmeans.iterations, "k-means iterations")->capture_default_str();
+  app.add_option("--centroids", options.centroids_path,
+                 "K x D float32 .npy of centroids to use instead of k-means (K defaults to its rows)");
+  // --seed (from the model flags) seeds the sampling and k-means here.
+  model_flags.flags.seed = options.cluster.kmeans.seed;
+  model_flags.Bind(app);
+  app.get_option("--seed")->description("seed of the feature sampling and k-means");
+  image_flags.Bind(app);
+  BindRuntimeFlags(app, options.runtime);
+  CLI11_PARSE(app, argc, argv);
+
+  options.resize = image_flags.Resolve();
+  options.cluster.kmeans.seed = model_flags.flags.seed;
+  options.Check();
+  ModelFlags flags = model_flags.Resolve();
+  if (!options.centroids_path.empty() && flags.clusters == 0) flags.clusters = ReadNpy(options.centroids_path).rows;
+  std::vector<std::string> paths = CollectImages(images);
+  LoadedModel loaded = LoadModel(model_path, flags);
+  Log().info("cluster: {} images, up to {} local features each", paths.size(), options.cluster.samples_per_image);
+  ClusterImagesResult result = ClusterImages(loaded.model, paths, options);
+  nlohmann::json info = result.Info(options);
+  info["model_file"] = loaded.path;
+  SaveModel(out, loaded.model, info);
+  Log().info("wrote {} ({}; {} samples from {} images, {} skipped) in {:.1f}s", out,
+             loaded.model->options().Describe(), result.num_samples, result.images_used, result.failures.size(),
+             result.seconds);
+  return 0;
+}
+
+int RunEvalCommand(int argc, char** argv) {
+  CLI::App app("Evaluate a model on a frame-aligned dataset (two traversals, one image per frame: the i-th sorted\n"
+               "image of --db and of --queries show the same place; query i matches database j when\n"
+               "|i - j| <= --frame-tolerance). Prints recall@N and writes into OUT: metrics.json,\n"
+               "predictions.json, submission.json, pairs.txt (hloc), database.npy and queries.npy with their\n"
+               ".names.txt. Unreadable images are skipped and reported; a query without a descriptor is a miss.",
+               "vpr eval");
+  std::string model_path, db_dir, query_dir, recall_at = "1,5,10,20";
+  int tolerance = -1;
+  ModelFlagBinding model_flags;
+  ImageFlagBinding image_flags;
+  EvalOptions options;
+  app.add_option("--model", model_path, "checkpoint, pytorch-NetVlad run folder, or backbone file")->required();
+  app.add_option("--db", db_dir, "database images folder")->required();
+  app.add_option("--queries", query_dir, "query images folder (same number of images as --db)")->required();
+  app.add_option("--frame-tolerance", tolerance, "frames apart a database image may be and still be correct")
+      ->required();
+  app.add_option("--out", options.out_dir, "output folder")->required();
+  app.add_option("--top-k", options.top_k, "database images retrieved per query")->capture_default_str();
+  app.add_option("--recall-at", recall_at, "N of recall@N, comma-separated, each <= --top-k")->capture_default_str();
+  app.add_option("--batch-size", options.extract.batch_size, "images per forward pass (same-size images only)")
+      ->capture_default_str();
+  model_flags.Bind(app);
+  image_flags.Bind(app);
+  BindRuntimeFlags(app, options.extract.runtime);
+  CLI11_PARSE(app, argc, argv);
+
+  options.extract.resize = image_flags.Resolve();
+  options.recall_at = ParseRecallAt(recall_at);
+  options.Check();
+  Dataset dataset = LoadFrameAlignedDataset(db_dir, query_dir, tolerance);
+  LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
+  options.model_file = loaded.path;
+  Log().info("eval: {} database and {} query images, frame tolerance {}", dataset.database.size(),
+             dataset.queries.size(), tolerance);
+  EvalResult result = RunEval(loaded.model, dataset, options);
+  return result.failed_queries.size() == dataset.queries.size() ? 1 : 0;
 }
 
 }  // namespace vpr

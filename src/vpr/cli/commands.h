@@ -18,5 +18,7 @@ const std::vector<Command>& Commands();
 
 int RunExtractCommand(int argc, char** argv);
 int RunDemoCommand(int argc, char** argv);
+int RunClusterCommand(int argc, char** argv);
+int RunEvalCommand(int argc, char** argv);
 
 }  // namespace vpr

@@ -1,0 +1,47 @@
+// `vpr eval`: a model on a dataset: describe database and queries, search the top k
+// exactly, recall@N, and every output a benchmark or a re-ranker (hloc) reads.
+// Images that cannot be read are skipped and reported; they never shift indices:
+// ids in every output are dataset indices, and a query without a descriptor is a miss.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vpr/app/extract.h"
+#include "vpr/data/dataset.h"
+#include "vpr/index/knn.h"
+
+namespace vpr {
+
+struct EvalOptions {
+  // Output folder: metrics.json, predictions.json, submission.json, pairs.txt,
+  // database.npy, queries.npy and their .names.txt.
+  std::string out_dir;
+  // Database images retrieved per query (predictions, submission, pairs.txt).
+  int top_k = 20;
+  // N of recall@N; each at most top_k.
+  std::vector<int> recall_at = {1, 5, 10, 20};
+  // Batching, resizing and device of the extraction.
+  ExtractOptions extract;
+  // Recorded in metrics.json: the model file evaluated.
+  std::string model_file;
+  void Check() const;
+};
+
+struct EvalResult {
+  std::map<int, double> recall;         // N -> fraction of all queries, failed ones included
+  std::map<int, int64_t> hits;          // N -> queries with a positive in their top N
+  KnnResult knn;                        // num_queries = dataset queries; ids are dataset indices
+  std::vector<ExtractFailure> failed_database, failed_queries;
+  nlohmann::json metrics;               // what metrics.json holds
+};
+
+EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& options);
+
+// Parses "1,5,10,20" into {1, 5, 10, 20}; throws vpr::Error on anything else.
+std::vector<int> ParseRecallAt(const std::string& text);
+
+}  // namespace vpr

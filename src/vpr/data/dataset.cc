@@ -1,0 +1,85 @@
+#include "vpr/data/dataset.h"
+
+#include <filesystem>
+
+#include "vpr/image/image_list.h"
+#include "vpr/util/check.h"
+
+namespace vpr {
+namespace fs = std::filesystem;
+
+void Dataset::Check() const {
+  VPR_CHECK(database_positions.size() == 2 * database.size() && query_positions.size() == 2 * queries.size(),
+            "dataset '", kind, "': positions must be n x 2 for ", database.size(), " database and ", queries.size(),
+            " query images");
+  VPR_CHECK(database_names.size() == database.size() && query_names.size() == queries.size(),
+            "dataset '", kind, "': one name per image is needed");
+  VPR_CHECK(positive_radius >= 0, "the positive radius must be non-negative, got ", positive_radius);
+}
+
+nlohmann::json Dataset::ToJson() const {
+  nlohmann::json out = info;
+  out["kind"] = kind;
+  out["root"] = root;
+  out["num_database"] = database.size();
+  out["num_queries"] = queries.size();
+  out["positive_radius"] = positive_radius;
+  return out;
+}
+
+namespace {
+
+// The sorted images of one folder; a clear error when it is not a folder or has none.
+std::vector<std::string> FolderImages(const std::string& dir, const char* role) {
+  VPR_CHECK(fs::is_directory(dir), "the ", role, " folder '", dir, "' does not exist or is not a folder");
+  try {
+    return CollectImages({dir});
+  } catch (const Error& e) {
+    VPR_THROW("the ", role, " folder '", dir, "' has no images: ", e.what());
+  }
+}
+
+// The deepest folder holding both, so that names like "day_left/Image000.jpg" say which set.
+fs::path CommonRoot(const fs::path& a, const fs::path& b) {
+  fs::path root;
+  auto ia = a.begin(), ib = b.begin();
+  for (; ia != a.end() && ib != b.end() && *ia == *ib; ++ia, ++ib) root /= *ia;
+  return root;
+}
+
+std::vector<std::string> RelativeNames(const std::vector<std::string>& paths, const fs::path& root) {
+  std::vector<std::string> names;
+  for (const auto& p : paths) names.push_back(fs::absolute(p).lexically_normal().lexically_relative(root).string());
+  return names;
+}
+
+std::vector<double> FramePositions(size_t n) {
+  std::vector<double> positions;
+  for (size_t i = 0; i < n; ++i) positions.insert(positions.end(), {static_cast<double>(i), 0.0});
+  return positions;
+}
+
+}  // namespace
+
+Dataset LoadFrameAlignedDataset(const std::string& database_dir, const std::string& query_dir, int tolerance) {
+  VPR_CHECK(tolerance >= 0, "--frame-tolerance must be >= 0 frames, got ", tolerance);
+  Dataset d;
+  d.kind = "frame_aligned";
+  d.database = FolderImages(database_dir, "database");
+  d.queries = FolderImages(query_dir, "query");
+  VPR_CHECK(d.database.size() == d.queries.size(), "frame-aligned folders must hold one image per frame each, but the ",
+            "database folder '", database_dir, "' has ", d.database.size(), " images and the query folder '",
+            query_dir, "' has ", d.queries.size(), ": remove the extra images or use matching folders");
+  fs::path root = CommonRoot(fs::absolute(database_dir).lexically_normal(), fs::absolute(query_dir).lexically_normal());
+  d.root = root.string();
+  d.database_names = RelativeNames(d.database, root);
+  d.query_names = RelativeNames(d.queries, root);
+  d.database_positions = FramePositions(d.database.size());
+  d.query_positions = FramePositions(d.queries.size());
+  d.positive_radius = tolerance;
+  d.info = {{"database_dir", database_dir}, {"query_dir", query_dir}, {"frame_tolerance", tolerance}};
+  d.Check();
+  return d;
+}
+
+}  // namespace vpr

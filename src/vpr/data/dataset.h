@@ -1,0 +1,44 @@
+// A place-recognition benchmark: database and query images with positions, and the
+// radius within which a database image counts as the same place as a query.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace vpr {
+
+struct Dataset {
+  // Kind of ground truth, e.g. "frame_aligned"; recorded in metrics.
+  std::string kind;
+  // Image paths as found on disk; index i is image i everywhere (positions, predictions).
+  std::vector<std::string> database;
+  std::vector<std::string> queries;
+  // Short names for outputs (hloc pairs, predictions): paths relative to `root`.
+  std::vector<std::string> database_names;
+  std::vector<std::string> query_names;
+  // Common folder of both image sets.
+  std::string root;
+  // Positions, n x 2 row-major, in the unit of positive_radius (metres, or frames).
+  std::vector<double> database_positions;
+  std::vector<double> query_positions;
+  // Database j is a positive of query q when their positions are at most this far apart.
+  double positive_radius = 0.0;
+  // Where the images came from and how positives are defined, for metrics.json.
+  nlohmann::json info;
+
+  // Throws vpr::Error when the fields disagree in size.
+  void Check() const;
+  // info plus the counts and the radius.
+  nlohmann::json ToJson() const;
+};
+
+// Two traversals of the same route with one image per frame (Gardens Point, Nordland):
+// the i-th image of `database_dir` (sorted by path, recursive) shows the same place as
+// the i-th image of `query_dir`. Query i matches database j when |i - j| <= tolerance;
+// positions are (frame index, 0). Throws vpr::Error when a folder is missing or empty or
+// the two hold different numbers of images.
+Dataset LoadFrameAlignedDataset(const std::string& database_dir, const std::string& query_dir, int tolerance);
+
+}  // namespace vpr
