@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "vpr/app/test_model.h"
+
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -13,15 +15,6 @@
 namespace vpr {
 namespace {
 namespace fs = std::filesystem;
-
-// VGG16 cut after conv2 (64-d) with K = 4: fast, and the backbone is seeded.
-VprModel SmallModel() {
-  torch::manual_seed(9);
-  ModelOptions options;
-  options.backbone.cut = 4;
-  options.netvlad.num_clusters = 4;
-  return VprModel(options);
-}
 
 // Five random images and one that is not an image.
 std::vector<std::string> WriteImages(const std::string& name) {
@@ -51,7 +44,7 @@ ClusterImagesOptions Options(uint64_t seed) {
 
 // The checkpoint written and read back, as a user of `vpr cluster` would see it.
 StateDict SavedState(const std::vector<std::string>& paths, uint64_t seed, const std::string& file) {
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   ClusterImagesOptions options = Options(seed);
   ClusterImagesResult result = ClusterImages(model, paths, options);
   SaveModel(file, model, result.Info(options));
@@ -77,7 +70,7 @@ TEST(ClusterImages, SameSeedGivesIdenticalCheckpointTensors) {
 
 TEST(ClusterImages, UnreadableImageIsSkippedAndListedAndSamplesAreCounted) {
   std::vector<std::string> paths = WriteImages("broken");
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   at::Tensor before = model->pool->centroids.clone();
   ClusterImagesOptions options = Options(1);
   ClusterImagesResult result = ClusterImages(model, paths, options);
@@ -99,7 +92,7 @@ TEST(ClusterImages, GivenCentroidsAreUsedAndAlphaComesFromSamples) {
   fs::path dir = fs::path(paths[0]).parent_path();
   at::Tensor given = at::randn({4, 64});
   WriteNpy((dir / "c.npy").string(), given.data_ptr<float>(), 4, 64);
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   ClusterImagesOptions options = Options(1);
   options.centroids_path = (dir / "c.npy").string();
   ClusterImagesResult result = ClusterImages(model, paths, options);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "vpr/app/test_model.h"
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -21,16 +23,6 @@ namespace vpr {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-VprModel SmallModel() {
-  torch::manual_seed(9);
-  ModelOptions options;
-  options.backbone.cut = 4;
-  options.netvlad.num_clusters = 4;
-  VprModel model(options);
-  model->pool->InitRandom();
-  return model;
-}
 
 std::string Name(int i) { return fmt::format("{:03d}.png", i); }
 
@@ -69,7 +61,7 @@ json ReadJson(const fs::path& path) { return json::parse(ReadFileBytes(path.stri
 
 TEST(Eval, FrameToleranceDecidesWhatIsCorrect) {
   fs::path root = WriteOffByOneRoute("tolerance");
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   EvalResult strict = RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 0),
                               Options(root / "out0"));
   EvalResult loose = RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 1),
@@ -84,7 +76,7 @@ TEST(Eval, FrameToleranceDecidesWhatIsCorrect) {
 
 TEST(Eval, WritesEveryOutputAndTheyAgree) {
   fs::path root = WriteOffByOneRoute("outputs");
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   fs::path out = root / "out";
   EvalResult result =
       RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 1), Options(out));
@@ -131,7 +123,7 @@ TEST(Eval, UnreadableQueryIsAReportedMissAndUnreadableDatabaseImageShiftsNothing
   fs::path root = WriteOffByOneRoute("broken");
   std::ofstream(root / "q" / Name(2)) << "not a png";
   std::ofstream(root / "db" / Name(0)) << "not a png";
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   fs::path out = root / "out";
   EvalResult result =
       RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 1), Options(out));

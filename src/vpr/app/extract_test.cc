@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "vpr/app/test_model.h"
+
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -12,16 +14,6 @@
 namespace vpr {
 namespace {
 namespace fs = std::filesystem;
-
-VprModel SmallModel() {
-  torch::manual_seed(9);
-  ModelOptions options;
-  options.backbone.cut = 4;
-  options.netvlad.num_clusters = 4;
-  VprModel model(options);
-  model->pool->InitRandom();
-  return model;
-}
 
 fs::path WriteImages(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / "vpr_extract_test" / name;
@@ -40,7 +32,7 @@ fs::path WriteImages(const std::string& name) {
 
 TEST(Extract, CorruptImageIsSkippedListedAndTheRestKeepTheirOrder) {
   fs::path dir = WriteImages("corrupt");
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   std::vector<std::string> paths = {(dir / "a.png").string(), (dir / "b.png").string(), (dir / "c.jpg").string(),
                                     (dir / "d.png").string()};
   ExtractOptions options;
@@ -62,7 +54,7 @@ TEST(Extract, CorruptImageIsSkippedListedAndTheRestKeepTheirOrder) {
 
 TEST(Extract, DescriptorsAndNamesAreWrittenSideBySide) {
   fs::path dir = WriteImages("write");
-  VprModel model = SmallModel();
+  VprModel model = TinyTestModel();
   ExtractResult result = ExtractDescriptors(model, {(dir / "a.png").string(), (dir / "d.png").string()}, {});
   std::string out = (dir / "out" / "desc.npy").string();
   WriteDescriptors(out, result);
