@@ -6,9 +6,9 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config libtorch-dev libfaiss-dev libopencv-dev libmatio-dev
           libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev
-          libbenchmark-dev)
+          libbenchmark-dev libzip-dev libgeographiclib-dev)
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil)
+  packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil python3-scipy python3-faiss)
 fi
 
 missing=()

@@ -24,6 +24,8 @@ nlohmann::json Dataset::ToJson() const {
   out["num_database"] = database.size();
   out["num_queries"] = queries.size();
   out["positive_radius"] = positive_radius;
+  out["position_unit"] = position_unit;
+  if (non_trivial_radius > 0) out["non_trivial_radius"] = non_trivial_radius;
   return out;
 }
 
@@ -77,6 +79,7 @@ Dataset LoadFrameAlignedDataset(const std::string& database_dir, const std::stri
   d.database_positions = FramePositions(d.database.size());
   d.query_positions = FramePositions(d.queries.size());
   d.positive_radius = tolerance;
+  d.position_unit = "frames";
   d.info = {{"database_dir", database_dir}, {"query_dir", query_dir}, {"frame_tolerance", tolerance}};
   d.Check();
   return d;

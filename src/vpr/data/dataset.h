@@ -25,6 +25,15 @@ struct Dataset {
   std::vector<double> query_positions;
   // Database j is a positive of query q when their positions are at most this far apart.
   double positive_radius = 0.0;
+  // Training: the positive of a tuple is chosen among database images this close
+  // (NetVLAD's sqrt(nonTrivPosDistSqThr)); 0 means "use positive_radius".
+  double non_trivial_radius = 0.0;
+  // Unit of positions and radii: "m" (UTM easting/northing) or "frames".
+  std::string position_unit = "m";
+  // Counts the file declares (numDb/numImages, numQ/numQueries); -1 when it declares none.
+  // `vpr doctor` reports a disagreement with the lists as fatal.
+  int64_t declared_database = -1;
+  int64_t declared_queries = -1;
   // Where the images came from and how positives are defined, for metrics.json.
   nlohmann::json info;
 
@@ -32,6 +41,8 @@ struct Dataset {
   void Check() const;
   // info plus the counts and the radius.
   nlohmann::json ToJson() const;
+  // non_trivial_radius, or positive_radius when the file gives none.
+  double TrainingPositiveRadius() const { return non_trivial_radius > 0 ? non_trivial_radius : positive_radius; }
 };
 
 // Two traversals of the same route with one image per frame (Gardens Point, Nordland):
