@@ -38,6 +38,24 @@ ResizeOptions ImageFlagBinding::Resolve() {
   return options;
 }
 
+void DatasetFlagBinding::Bind(CLI::App& app) {
+  app.add_option("--dataset", source.file,
+                 "ground truth: .mat/.db (NetVLAD dbStruct or HEAPUtil), .npz (Patch-NetVLAD), .csv "
+                 "(path,easting,northing | path,lat,lon; split), or a folder of database/ and queries/ @UTM@ images");
+  app.add_option("--root", source.root, "folder the dataset's image names are relative to (default: the file's folder)");
+  app.add_option("--db", source.database_dir, "frame-aligned form: database images folder");
+  app.add_option("--queries", source.query_dir, "frame-aligned form: query images folder (as many images as --db)");
+  app.add_option("--frame-tolerance", source.frame_tolerance,
+                 "frame-aligned form: frames apart a database image may be and still be correct");
+  app.add_option("--radius", source.radius, "positive radius in metres (0 = the file's; 25 for CSV and @UTM@ folders)")
+      ->capture_default_str();
+}
+
+DatasetSource DatasetFlagBinding::Resolve() const {
+  source.Check();
+  return source;
+}
+
 void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime) {
   app.add_option("--device", runtime.device, "cpu or cuda[:N]")->capture_default_str();
   app.add_option("--threads", runtime.threads, "CPU threads for the network (0 = all cores)")->capture_default_str();

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "vpr/app/extract.h"
+#include "vpr/data/load_dataset.h"
 #include "vpr/model/model_io.h"
 
 namespace vpr {
@@ -27,6 +28,14 @@ struct ImageFlagBinding {
   ResizeOptions options;
   void Bind(CLI::App& app);
   ResizeOptions Resolve();
+};
+
+// --dataset --root | --db --queries --frame-tolerance; --radius
+struct DatasetFlagBinding {
+  DatasetSource source;
+  void Bind(CLI::App& app);
+  // Call after parsing: checks that exactly one form was given.
+  DatasetSource Resolve() const;
 };
 
 // --device --threads
