@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <regex>
+#include <utility>
 
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
@@ -12,8 +13,8 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 
 std::string Header(int64_t rows, int64_t cols) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) +
-                     ", " + std::to_string(cols) + "), }";
+  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                     std::to_string(cols) + "), }";
   // Magic (6) + version (2) + header length (2) + dict + '\n', padded to 64 bytes.
   size_t total = 10 + dict.size() + 1;
   dict.append((64 - total % 64) % 64, ' ');
@@ -37,57 +38,166 @@ void WriteNpy(const std::string& path, const float* data, int64_t rows, int64_t 
   });
 }
 
-NpyMatrix ReadNpy(const std::string& path) {
-  std::string bytes = ReadFileBytes(path);
-  VPR_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, kMagic, 6) == 0, "'", path,
-            "' is not a .npy file (bad magic)");
+namespace {
+
+// The header dict of a .npy file and the offset of its data.
+std::string HeaderDict(const std::string& bytes, const std::string& what, size_t* data_start) {
+  VPR_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, kMagic, 6) == 0, what, " is not a .npy file (bad magic)");
   int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len = 0, offset = 0;
   if (major == 1) {
     header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
     offset = 10;
   } else {
-    VPR_CHECK(bytes.size() >= 12, "'", path, "': truncated .npy header");
+    VPR_CHECK(bytes.size() >= 12, what, ": truncated .npy header");
     uint32_t len32;
     std::memcpy(&len32, bytes.data() + 8, 4);
     header_len = len32;
     offset = 12;
   }
-  VPR_CHECK(offset + header_len <= bytes.size(), "'", path, "': truncated .npy header");
-  std::string header = bytes.substr(offset, header_len);
+  VPR_CHECK(offset + header_len <= bytes.size(), what, ": truncated .npy header");
+  *data_start = offset + header_len;
+  return bytes.substr(offset, header_len);
+}
+
+// Kind ('f', 'i', 'u', 'b') and item size of a supported dtype.
+std::pair<char, int> ParseDtype(const std::string& header, const std::string& what, std::string* dtype) {
   std::smatch m;
-  VPR_CHECK(std::regex_search(header, m, std::regex("'descr':\\s*'([<|=]f[48])'")), "'", path,
-            "': only little-endian float32/float64 arrays are supported, header is ", header);
-  bool f64 = m[1].str().back() == '8';
-  VPR_CHECK(header.find("'fortran_order': False") != std::string::npos, "'", path,
-            "': Fortran-order arrays are not supported; save with np.ascontiguousarray");
-  VPR_CHECK(std::regex_search(header, m, std::regex(R"('shape':\s*\(([\d,\s]*)\))")), "'", path,
-            "': no shape in the header ", header);
-  NpyMatrix out;
+  VPR_CHECK(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")), what, ": no dtype in the header ",
+            header);
+  *dtype = m[1].str();
+  VPR_CHECK(std::regex_match(*dtype, m, std::regex("([<|=>])([fiub])(\\d+)")), what, ": dtype '", *dtype,
+            "' is not supported: only numeric arrays (float32/float64, integers, bools) are; object and string "
+            "arrays need pickle, save a numeric array instead");
+  char kind = m[2].str()[0];
+  int size = std::stoi(m[3].str());
+  bool ok_size = kind == 'f'   ? (size == 4 || size == 8)
+                 : kind == 'b' ? size == 1
+                               : (size == 1 || size == 2 || size == 4 || size == 8);
+  VPR_CHECK(ok_size, what, ": unsupported dtype '", *dtype, "' (float32/float64, 1-8 byte integers, bool)");
+  VPR_CHECK(m[1].str() != ">" || size == 1, what,
+            ": big-endian arrays are not supported; save with arr.astype(arr.dtype.newbyteorder('<'))");
+  return {kind, size};
+}
+
+std::vector<int64_t> ParseShape(const std::string& header, const std::string& what) {
+  VPR_CHECK(header.find("'fortran_order': False") != std::string::npos, what,
+            ": Fortran-order arrays are not supported; save with np.ascontiguousarray");
+  std::smatch m;
+  VPR_CHECK(std::regex_search(header, m, std::regex(R"('shape':\s*\(([\d,\s]*)\))")), what, ": no shape in the header ",
+            header);
+  std::vector<int64_t> shape;
   std::string dims = m[1].str();
   const std::regex number(R"(\d+)");  // named: sregex_iterator must not keep a temporary
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
-    out.shape.push_back(std::stoll(it->str()));
-  VPR_CHECK(!out.shape.empty(), "'", path, "': 0-d arrays are not supported");
-  out.rows = out.shape.size() == 1 ? 1 : out.shape[0];
-  out.cols = 1;
-  for (size_t i = out.shape.size() == 1 ? 0 : 1; i < out.shape.size(); ++i) out.cols *= out.shape[i];
-  size_t n = static_cast<size_t>(out.rows * out.cols);
-  size_t data_start = offset + header_len;
-  size_t need = n * (f64 ? 8 : 4);
-  VPR_CHECK(bytes.size() - data_start >= need, "'", path, "': file is truncated: expected ", need,
-            " bytes of data, found ", bytes.size() - data_start);
-  out.data.resize(n);
-  if (f64) {
-    for (size_t i = 0; i < n; ++i) {
-      double v;
-      std::memcpy(&v, bytes.data() + data_start + 8 * i, 8);
-      out.data[i] = static_cast<float>(v);
-    }
-  } else {
-    std::memcpy(out.data.data(), bytes.data() + data_start, need);
+    shape.push_back(std::stoll(it->str()));
+  return shape;
+}
+
+template <typename T>
+void ConvertExact(const char* src, NpyMatrix& out) {
+  for (size_t i = 0; i < out.data.size(); ++i) {
+    T v;
+    std::memcpy(&v, src + sizeof(T) * i, sizeof(T));
+    out.values[i] = static_cast<double>(v);
+    out.data[i] = static_cast<float>(v);
   }
+}
+
+void ConvertData(const char* src, char kind, int size, NpyMatrix& out) {
+  if (kind == 'f' && size == 4) {
+    std::memcpy(out.data.data(), src, out.data.size() * 4);
+    return;
+  }
+  out.values.resize(out.data.size());
+  if (kind == 'f') return ConvertExact<double>(src, out);
+  if (kind == 'b' || (kind == 'u' && size == 1)) return ConvertExact<uint8_t>(src, out);
+  if (kind == 'u')
+    return size == 2   ? ConvertExact<uint16_t>(src, out)
+           : size == 4 ? ConvertExact<uint32_t>(src, out)
+                       : ConvertExact<uint64_t>(src, out);
+  if (size == 1) return ConvertExact<int8_t>(src, out);
+  return size == 2   ? ConvertExact<int16_t>(src, out)
+         : size == 4 ? ConvertExact<int32_t>(src, out)
+                     : ConvertExact<int64_t>(src, out);
+}
+
+}  // namespace
+
+NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what) {
+  size_t data_start = 0;
+  std::string header = HeaderDict(bytes, what, &data_start);
+  NpyMatrix out;
+  auto [kind, size] = ParseDtype(header, what, &out.dtype);
+  out.shape = ParseShape(header, what);
+  out.rows = out.shape.size() <= 1 ? 1 : out.shape[0];
+  out.cols = 1;
+  for (size_t i = out.shape.size() <= 1 ? 0 : 1; i < out.shape.size(); ++i) out.cols *= out.shape[i];
+  size_t n = static_cast<size_t>(out.rows * out.cols);
+  size_t need = n * size;
+  VPR_CHECK(bytes.size() - data_start >= need, what, ": file is truncated: expected ", need, " bytes of data, found ",
+            bytes.size() - data_start);
+  out.data.resize(n);
+  ConvertData(bytes.data() + data_start, kind, size, out);
   return out;
+}
+
+NpyMatrix ReadNpy(const std::string& path) { return ReadNpyBytes(ReadFileBytes(path), "'" + path + "'"); }
+
+NpyReader::NpyReader(const std::string& path) : path_(path), file_(path, std::ios::binary) {
+  VPR_CHECK(file_, "cannot open '", path, "' for reading");
+  std::string bytes(12, '\0');
+  file_.read(bytes.data(), 12);
+  bytes.resize(file_.gcount());
+  // The header length sits in the first 10 (v1) or 12 (v2+) bytes; read up to the data.
+  // A short or foreign file is left to HeaderDict to reject.
+  size_t offset = bytes.size() >= 7 && bytes[6] == '\x01' ? 10 : 12;
+  if (bytes.size() >= offset) {
+    size_t header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    if (offset == 12) {
+      uint32_t len32;
+      std::memcpy(&len32, bytes.data() + 8, 4);
+      header_len = len32;
+    }
+    bytes.resize(offset + header_len);
+    file_.clear();
+    file_.seekg(static_cast<std::streamoff>(offset));
+    file_.read(bytes.data() + offset, static_cast<std::streamsize>(header_len));
+    bytes.resize(offset + file_.gcount());
+  }
+  size_t data_start = 0;
+  std::string header = HeaderDict(bytes, path, &data_start);
+  std::string dtype;
+  auto [kind, size] = ParseDtype(header, path, &dtype);
+  VPR_CHECK(kind == 'f', "'", path, "' holds ", dtype, " values; descriptors must be float32 or float64");
+  shape_ = ParseShape(header, path);
+  rows_ = shape_.size() <= 1 ? 1 : shape_[0];
+  cols_ = 1;
+  for (size_t i = shape_.size() <= 1 ? 0 : 1; i < shape_.size(); ++i) cols_ *= shape_[i];
+  item_size_ = size;
+  data_start_ = static_cast<int64_t>(data_start);
+  file_.clear();
+  file_.seekg(0, std::ios::end);
+  int64_t have = static_cast<int64_t>(file_.tellg()) - data_start_, need = rows_ * cols_ * item_size_;
+  VPR_CHECK(have >= need, "'", path, "': file is truncated: expected ", need, " bytes of data, found ", have);
+}
+
+void NpyReader::ReadRows(int64_t begin, int64_t n, float* out) {
+  VPR_CHECK(begin >= 0 && n >= 0 && begin + n <= rows_, "'", path_, "': rows [", begin, ", ", begin + n,
+            ") are outside its ", rows_, " rows");
+  const int64_t count = n * cols_;
+  std::vector<char> raw(item_size_ == 4 ? 0 : count * item_size_);
+  char* dst = item_size_ == 4 ? reinterpret_cast<char*>(out) : raw.data();
+  file_.clear();
+  file_.seekg(data_start_ + begin * cols_ * item_size_);
+  file_.read(dst, count * item_size_);
+  VPR_CHECK(file_.gcount() == count * item_size_, "'", path_, "': file is truncated: rows [", begin, ", ", begin + n,
+            ") are not all there");
+  for (int64_t i = 0; item_size_ == 8 && i < count; ++i) {
+    double v;
+    std::memcpy(&v, raw.data() + 8 * i, 8);
+    out[i] = static_cast<float>(v);
+  }
 }
 
 }  // namespace vpr

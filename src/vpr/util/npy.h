@@ -2,25 +2,56 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <vector>
 
 namespace vpr {
 
-// A float32 array read as a matrix: rows = first dimension, cols = the product of the
-// others (1-D arrays read as 1 x n); `shape` keeps the original dimensions.
+// An array read as a matrix: rows = first dimension, cols = the product of the others
+// (1-D arrays read as 1 x n, 0-d arrays as 1 x 1); `shape` keeps the original dimensions.
 struct NpyMatrix {
-  std::vector<float> data;  // rows * cols values, row-major
+  std::vector<float> data;  // rows * cols values, row-major, as float32
   int64_t rows = 0;
   int64_t cols = 0;
   std::vector<int64_t> shape;
+  // NumPy dtype of the file, e.g. "<f4", "<f8", "<i8".
+  std::string dtype;
+  // The exact values of float64 and integer arrays (float32 rounds UTM northings to
+  // 0.5 m); empty for float32 arrays, whose `data` is exact.
+  std::vector<double> values;
+  // Element i (row-major) at full precision.
+  double At(int64_t i) const { return values.empty() ? data[i] : values[i]; }
 };
 
 // Writes a little-endian float32 array of shape (rows, cols), atomically.
 // data: rows * cols values, row-major.
 void WriteNpy(const std::string& path, const float* data, int64_t rows, int64_t cols);
 
-// Reads a little-endian float32 ('<f4') or float64 ('<f8', converted) C-order array.
+// Reads a little-endian C-order array of float32/float64, signed or unsigned integers,
+// or bools (all but float32 also kept exactly in `values`).
 NpyMatrix ReadNpy(const std::string& path);
+
+// The same from the bytes of a .npy file (e.g. an .npz member); `what` names it at the
+// start of error messages, e.g. "member 'a.npy' of 'x.npz'".
+NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what);
+
+// Reads the rows of a float32/float64 .npy matrix a chunk at a time, for files too big
+// to hold twice (vpr index streams the database into FAISS). Shape as NpyMatrix.
+class NpyReader {
+ public:
+  explicit NpyReader(const std::string& path);
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  // Reads rows [begin, begin + n) into out (n * cols floats; float64 is converted).
+  void ReadRows(int64_t begin, int64_t n, float* out);
+
+ private:
+  std::string path_;
+  std::ifstream file_;
+  int64_t rows_ = 0, cols_ = 0, item_size_ = 4, data_start_ = 0;
+  std::vector<int64_t> shape_;
+};
 
 }  // namespace vpr
