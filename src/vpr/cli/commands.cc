@@ -17,8 +17,13 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"cluster", "initialise a model's NetVLAD centroids by k-means on local features of images", RunClusterCommand},
       {"demo", "run the whole pipeline on a synthetic route the project renders itself", RunDemoCommand},
+      {"doctor", "check a dataset: files, counts, units, positives per query (exit 1 when unusable)", RunDoctorCommand},
       {"eval", "recall@N of a model on a dataset, with predictions, submission and hloc pairs", RunEvalCommand},
       {"extract", "compute NetVLAD descriptors of images into a .npy file", RunExtractCommand},
+      {"train", "fine-tune a model: triplet loss with hard-negative mining, validation, checkpoints, resume", RunTrainCommand},
+      {"index", "build a FAISS index (Flat, IVF, PQ, HNSW...) over a descriptor .npy file", RunIndexCommand},
+      {"pca", "fit PCA-whitening on a model's descriptors and write the checkpoint with the WPCA layer", RunPcaCommand},
+      {"search", "search a FAISS index with query descriptors; top-k ids, names and distances as JSON", RunSearchCommand},
   };
   return kCommands;
 }
@@ -156,45 +161,6 @@ int RunClusterCommand(int argc, char** argv) {
              loaded.model->options().Describe(), result.num_samples, result.images_used, result.failures.size(),
              result.seconds);
   return 0;
-}
-
-int RunEvalCommand(int argc, char** argv) {
-  CLI::App app("Evaluate a model on a frame-aligned dataset (two traversals, one image per frame: the i-th sorted\n"
-               "image of --db and of --queries show the same place; query i matches database j when\n"
-               "|i - j| <= --frame-tolerance). Prints recall@N and writes into OUT: metrics.json,\n"
-               "predictions.json, submission.json, pairs.txt (hloc), database.npy and queries.npy with their\n"
-               ".names.txt. Unreadable images are skipped and reported; a query without a descriptor is a miss.",
-               "vpr eval");
-  std::string model_path, db_dir, query_dir, recall_at = "1,5,10,20";
-  int tolerance = -1;
-  ModelFlagBinding model_flags;
-  ImageFlagBinding image_flags;
-  EvalOptions options;
-  app.add_option("--model", model_path, "checkpoint, pytorch-NetVlad run folder, or backbone file")->required();
-  app.add_option("--db", db_dir, "database images folder")->required();
-  app.add_option("--queries", query_dir, "query images folder (same number of images as --db)")->required();
-  app.add_option("--frame-tolerance", tolerance, "frames apart a database image may be and still be correct")
-      ->required();
-  app.add_option("--out", options.out_dir, "output folder")->required();
-  app.add_option("--top-k", options.top_k, "database images retrieved per query")->capture_default_str();
-  app.add_option("--recall-at", recall_at, "N of recall@N, comma-separated, each <= --top-k")->capture_default_str();
-  app.add_option("--batch-size", options.extract.batch_size, "images per forward pass (same-size images only)")
-      ->capture_default_str();
-  model_flags.Bind(app);
-  image_flags.Bind(app);
-  BindRuntimeFlags(app, options.extract.runtime);
-  CLI11_PARSE(app, argc, argv);
-
-  options.extract.resize = image_flags.Resolve();
-  options.recall_at = ParseRecallAt(recall_at);
-  options.Check();
-  Dataset dataset = LoadFrameAlignedDataset(db_dir, query_dir, tolerance);
-  LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
-  options.model_file = loaded.path;
-  Log().info("eval: {} database and {} query images, frame tolerance {}", dataset.database.size(),
-             dataset.queries.size(), tolerance);
-  EvalResult result = RunEval(loaded.model, dataset, options);
-  return result.failed_queries.size() == dataset.queries.size() ? 1 : 0;
 }
 
 }  // namespace vpr

@@ -20,5 +20,10 @@ int RunExtractCommand(int argc, char** argv);
 int RunDemoCommand(int argc, char** argv);
 int RunClusterCommand(int argc, char** argv);
 int RunEvalCommand(int argc, char** argv);
+int RunDoctorCommand(int argc, char** argv);
+int RunTrainCommand(int argc, char** argv);
+int RunIndexCommand(int argc, char** argv);
+int RunSearchCommand(int argc, char** argv);
+int RunPcaCommand(int argc, char** argv);
 
 }  // namespace vpr

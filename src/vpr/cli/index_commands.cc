@@ -1,0 +1,267 @@
+// `vpr index`, `vpr search` and `vpr pca`: FAISS indexes over descriptor files, and
+// PCA-whitening layers fitted on descriptors.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "vpr/app/extract.h"
+#include "vpr/app/pca.h"
+#include "vpr/cli/commands.h"
+#include "vpr/cli/flags.h"
+#include "vpr/image/image_list.h"
+#include "vpr/index/faiss_index.h"
+#include "vpr/util/atomic_file.h"
+#include "vpr/util/check.h"
+#include "vpr/util/logging.h"
+#include "vpr/util/npy.h"
+
+namespace vpr {
+namespace {
+namespace fs = std::filesystem;
+
+std::vector<std::string> ReadNames(const std::string& path) {
+  std::ifstream in(path);
+  VPR_CHECK(in, "cannot read names file '", path, "'");
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) names.push_back(line);
+  return names;
+}
+
+// The names file for a descriptor file: `given`, or the .names.txt beside it when it
+// exists ("" when neither). Its line count must match the rows.
+std::string ResolveNames(const std::string& given, const std::string& npy, int64_t rows, const char* what) {
+  std::string path = given.empty() ? NamesPathFor(npy) : given;
+  if (given.empty() && !fs::exists(path)) {
+    Log().warn("{}: no names file '{}' beside '{}': outputs will have ids only", what, path, npy);
+    return "";
+  }
+  size_t lines = ReadNames(path).size();
+  VPR_CHECK(static_cast<int64_t>(lines) == rows, "names file '", path, "' has ", lines, " lines but '", npy,
+            "' has ", rows, " rows: they do not belong together");
+  return fs::absolute(path).string();
+}
+
+struct IndexCommandOptions {
+  std::string descriptors;
+  std::string names;
+  std::string out;
+  IndexOptions index;
+  void Check() const {
+    VPR_CHECK(fs::is_regular_file(descriptors), "--descriptors '", descriptors, "' does not exist");
+    VPR_CHECK(!out.empty(), "--out must name the index file to write");
+    index.Check();
+  }
+};
+
+struct SearchCommandOptions {
+  std::string index;
+  std::string queries;
+  std::string query_names;
+  std::string out;
+  int top_k = 20;
+  int nprobe = 0;
+  int ef_search = 0;
+  void Check() const {
+    VPR_CHECK(fs::is_regular_file(queries), "--queries '", queries, "' does not exist");
+    VPR_CHECK(!out.empty(), "--out must name the result .json to write");
+    VPR_CHECK(top_k > 0, "--top-k must be positive, got ", top_k);
+    VPR_CHECK(nprobe >= 0 && ef_search >= 0, "--nprobe and --ef-search must be >= 0 (0 = faiss' default)");
+  }
+};
+
+struct PcaCommandOptions {
+  std::string model;
+  std::string descriptors;
+  std::vector<std::string> images;
+  std::string out;
+  WpcaOptions wpca{4096};
+  ExtractOptions extract;
+  void Check() const {
+    VPR_CHECK(descriptors.empty() != images.empty(),
+              "give exactly one of --descriptors DB.npy (descriptors of the model without WPCA) or --images");
+    VPR_CHECK(!out.empty(), "--out must name the checkpoint to write");
+    wpca.Check();
+    extract.Check();
+  }
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+nlohmann::json QueryJson(const KnnResult& knn, int64_t q, const std::vector<std::string>& query_names,
+                         const std::vector<std::string>& db_names) {
+  nlohmann::json ids = nlohmann::json::array(), names = nlohmann::json::array(), dists = nlohmann::json::array();
+  for (int64_t r = 0; r < knn.k; ++r) {
+    int64_t id = knn.id(q, r);
+    if (id < 0) continue;  // fewer than k found
+    ids.push_back(id);
+    dists.push_back(knn.distance(q, r));
+    if (!db_names.empty()) names.push_back(db_names[id]);
+  }
+  nlohmann::json row = {{"id", q}, {"ids", ids}, {"distances", dists}};
+  if (!query_names.empty()) row["name"] = query_names[q];
+  if (!db_names.empty()) row["names"] = names;
+  return row;
+}
+
+}  // namespace
+
+int RunIndexCommand(int argc, char** argv) {
+  CLI::App app("Build a FAISS index over a descriptor file (float32 N x dim .npy, as vpr extract writes),\n"
+               "streaming it in chunks. Writes OUT and OUT.json (factory, metric, dim, count, and the\n"
+               "descriptors and names files, so vpr search can name the results).",
+               "vpr index");
+  IndexCommandOptions options;
+  app.add_option("--descriptors", options.descriptors, "database descriptors .npy")->required();
+  app.add_option("--names", options.names, "names file, line i = row i (default: the .names.txt beside --descriptors)");
+  app.add_option("--factory", options.index.factory,
+                 "faiss index_factory string: Flat (exact), IVF1024,Flat, PQ64, HNSW32, IVF256,PQ32, ...")
+      ->capture_default_str();
+  app.add_option("--metric", options.index.metric,
+                 "l2 (squared Euclidean, smaller is closer) or ip (inner product, larger is closer)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"l2", "ip"}));
+  app.add_option("--train-size", options.index.train_size,
+                 "rows sampled to train IVF / PQ (0 = all; faiss wants >= 39 per list or centroid)")
+      ->capture_default_str();
+  app.add_option("--seed", options.index.seed, "seed of the training sample and k-means")->capture_default_str();
+  app.add_option("--out", options.out, "index file to write (e.g. db.index)")->required();
+  CLI11_PARSE(app, argc, argv);
+  options.Check();
+
+  auto start = std::chrono::steady_clock::now();
+  // Names first: a mismatch should fail before minutes of training.
+  std::string names = ResolveNames(options.names, options.descriptors, NpyReader(options.descriptors).rows(), "index");
+  FaissIndex index = FaissIndex::BuildFromNpy(options.descriptors, options.index);
+  index.SetSources(fs::absolute(options.descriptors).string(), names);
+  index.Save(options.out);
+  Log().info("index: wrote {} ('{}', {}): {} vectors of {} dims, {:.1f} MB, {:.1f}s", options.out,
+             options.index.factory, DistanceMeaning(options.index.metric), index.ntotal(), index.dim(),
+             fs::file_size(options.out) / 1e6, SecondsSince(start));
+  return 0;
+}
+
+int RunSearchCommand(int argc, char** argv) {
+  CLI::App app("Search a FAISS index built by vpr index with query descriptors (float32 .npy of the same\n"
+               "dim). Writes OUT (JSON): per query its id, name, and the top-k database ids, names and\n"
+               "distances (squared L2, ascending; or inner products, descending, for --metric ip indexes).",
+               "vpr search");
+  SearchCommandOptions options;
+  app.add_option("--index", options.index, "index file written by vpr index")->required();
+  app.add_option("--queries", options.queries, "query descriptors .npy")->required();
+  app.add_option("--query-names", options.query_names,
+                 "query names file (default: the .names.txt beside --queries, when present)");
+  app.add_option("--top-k", options.top_k, "database entries returned per query")->capture_default_str();
+  app.add_option("--nprobe", options.nprobe, "IVF lists visited per query (0 = faiss' default, 1)")
+      ->capture_default_str();
+  app.add_option("--ef-search", options.ef_search, "HNSW efSearch (0 = faiss' default, 16)")->capture_default_str();
+  app.add_option("--out", options.out, "result .json")->required();
+  CLI11_PARSE(app, argc, argv);
+  options.Check();
+
+  FaissIndex index = FaissIndex::Load(options.index);
+  index.SetSearchParams(options.nprobe, options.ef_search);
+  NpyMatrix queries = ReadNpy(options.queries);
+  std::string query_names_path = ResolveNames(options.query_names, options.queries, queries.rows, "search");
+  std::vector<std::string> query_names = query_names_path.empty() ? std::vector<std::string>{} : ReadNames(query_names_path);
+  const IndexInfo& info = index.info();
+  std::vector<std::string> db_names = info.names.empty() ? std::vector<std::string>{} : ReadNames(info.names);
+  VPR_CHECK(db_names.empty() || static_cast<int64_t>(db_names.size()) == index.ntotal(), "database names '",
+            info.names, "' list ", db_names.size(), " images but the index holds ", index.ntotal());
+  int64_t k = std::min<int64_t>(options.top_k, index.ntotal());
+  if (k < options.top_k) Log().warn("search: --top-k {} > the {} database entries; returning {}", options.top_k, k, k);
+
+  auto start = std::chrono::steady_clock::now();
+  KnnResult knn = index.Search(queries.data.data(), queries.rows, queries.cols, k);
+  double seconds = SecondsSince(start);
+  nlohmann::json rows = nlohmann::json::array();
+  for (int64_t q = 0; q < knn.num_queries; ++q) rows.push_back(QueryJson(knn, q, query_names, db_names));
+  nlohmann::json result = {{"index", options.index},   {"factory", info.factory}, {"metric", info.metric},
+                           {"distance", DistanceMeaning(info.metric)}, {"top_k", k},
+                           {"num_queries", knn.num_queries}, {"search_seconds", seconds}, {"queries", rows}};
+  WriteFileAtomic(options.out, result.dump(1) + "\n");
+  Log().info("search: {} queries x top {} in {} ('{}', {}) in {:.3f}s ({:.3f} ms/query); wrote {}", knn.num_queries,
+             k, options.index, info.factory, DistanceMeaning(info.metric), seconds,
+             knn.num_queries > 0 ? 1e3 * seconds / knn.num_queries : 0.0, options.out);
+  if (knn.num_queries > 0)
+    Log().info("search: query 0{} -> {}{} (distance {})", query_names.empty() ? "" : " (" + query_names[0] + ")",
+               knn.id(0, 0), db_names.empty() || knn.id(0, 0) < 0 ? "" : " (" + db_names[knn.id(0, 0)] + ")",
+               knn.distance(0, 0));
+  return 0;
+}
+
+namespace {
+
+// The K*D-d descriptors WPCA is fitted on: read from --descriptors, or extracted from
+// --images with `model` (which has no WPCA layer).
+at::Tensor TrainingDescriptors(VprModel& model, const PcaCommandOptions& options) {
+  const int64_t full = model->options().netvlad.num_clusters * model->options().netvlad.dim;
+  at::Tensor x;
+  if (!options.descriptors.empty()) {
+    NpyMatrix m = ReadNpy(options.descriptors);
+    VPR_CHECK(m.cols == full, "'", options.descriptors, "' holds ", m.cols, "-d descriptors but this model gives K*D = ",
+              full, "-d ones without WPCA: extract them with the model before any WPCA layer (e.g. the checkpoint "
+              "vpr pca started from)");
+    // The tensor takes over the buffer: the descriptors are held once.
+    auto* data = new std::vector<float>(std::move(m.data));
+    x = torch::from_blob(data->data(), {m.rows, m.cols}, [data](void*) { delete data; }, torch::kFloat);
+  } else {
+    std::vector<std::string> paths = CollectImages(options.images);
+    Log().info("pca: describing {} images", paths.size());
+    ExtractResult result = ExtractDescriptors(model, paths, options.extract);
+    x = result.descriptors.to(torch::kFloat).contiguous();
+  }
+  return x;
+}
+
+}  // namespace
+
+int RunPcaCommand(int argc, char** argv) {
+  CLI::App app("Fit PCA-whitening (WPCA) on a model's NetVLAD descriptors, as Patch-NetVLAD's add_pca.py, and\n"
+               "write OUT, the checkpoint with the WPCA.0 layer (Conv2d(K*D, --dim, 1) + L2 norm); vpr extract\n"
+               "then gives --dim-d descriptors. Needs more than --dim descriptors.",
+               "vpr pca");
+  PcaCommandOptions options;
+  ModelFlagBinding model_flags;
+  ImageFlagBinding image_flags;
+  app.add_option("--model", options.model, "checkpoint or pytorch-NetVlad run folder (an existing WPCA layer is replaced)")
+      ->required();
+  auto* descriptors = app.add_option("--descriptors", options.descriptors,
+                                     "K*D-d descriptors .npy of the model without WPCA (vpr extract output)");
+  app.add_option("--images", options.images, "or: folders, images or list files to describe with the model")
+      ->excludes(descriptors);
+  app.add_option("--dim", options.wpca.out_dim, "output dimension (components kept)")->capture_default_str();
+  app.add_option("--out", options.out, "output checkpoint (.pth)")->required();
+  app.add_option("--batch-size", options.extract.batch_size, "images per forward pass (same-size images only)")
+      ->capture_default_str();
+  model_flags.Bind(app);
+  image_flags.Bind(app);
+  BindRuntimeFlags(app, options.extract.runtime);
+  CLI11_PARSE(app, argc, argv);
+  options.extract.resize = image_flags.Resolve();
+  options.extract.label = "pca extract";
+  options.Check();
+
+  auto start = std::chrono::steady_clock::now();
+  LoadedModel loaded = LoadModel(options.model, model_flags.Resolve());
+  const int64_t old_wpca = loaded.model->options().wpca_dim;
+  if (old_wpca > 0) Log().info("pca: replacing the model's {}-d WPCA layer; fitting on the K*D-d descriptors", old_wpca);
+  VprModel base = old_wpca > 0 ? WithoutWpca(loaded.model) : loaded.model;
+  at::Tensor x = TrainingDescriptors(base, options);
+  Wpca wpca = FitWpca(x.data_ptr<float>(), x.size(0), x.size(1), options.wpca);
+  VprModel reduced = SetWpca(base, wpca);
+  nlohmann::json info = {{"num_pcs", wpca.out_dim},
+                         {"model_file", loaded.path},
+                         {"wpca", {{"train_descriptors", x.size(0)},
+                                   {"source", options.descriptors.empty() ? "images" : options.descriptors},
+                                   {"epsilon", options.wpca.epsilon},
+                                   {"eigenvalues", wpca.eigenvalues}}}};
+  SaveModel(options.out, reduced, info);
+  Log().info("pca: wrote {} ({}); WPCA fitted on {} descriptors, {} -> {} dims, {:.1f}s", options.out,
+             reduced->options().Describe(), x.size(0), x.size(1), wpca.out_dim, SecondsSince(start));
+  return 0;
+}
+
+}  // namespace vpr
