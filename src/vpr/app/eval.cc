@@ -7,7 +7,10 @@
 #include <limits>
 #include <sstream>
 
+#include "vpr/app/descriptor_cache.h"
+#include "vpr/app/pca.h"
 #include "vpr/eval/recall.h"
+#include "vpr/util/fingerprint.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
 #include "vpr/util/logging.h"
@@ -23,6 +26,7 @@ void EvalOptions::Check() const {
     VPR_CHECK(n > 0 && n <= top_k, "--recall-at ", n, " must be between 1 and --top-k (", top_k,
               "): raise --top-k or drop it");
   extract.Check();
+  index.Check();
 }
 
 std::vector<int> ParseRecallAt(const std::string& text) {
@@ -63,10 +67,20 @@ std::vector<int64_t> RowToIndex(const std::vector<std::string>& input, const Ext
 // Top-k over the described images, re-indexed to the dataset: one row per dataset
 // query (id -1, distance +inf for queries without a descriptor).
 KnnResult Search(const ExtractResult& db, const std::vector<int64_t>& db_index, const ExtractResult& q,
-                 const std::vector<int64_t>& q_index, int64_t num_queries, int64_t k, double* search_s) {
+                 const std::vector<int64_t>& q_index, int64_t num_queries, int64_t k, const IndexOptions& index,
+                 double* search_s) {
   at::Tensor d = db.descriptors.contiguous(), x = q.descriptors.contiguous();
+  KnnResult rows;
+  const bool exact = index.factory == "Flat" && index.metric == "l2";
   auto start = std::chrono::steady_clock::now();
-  KnnResult rows = ExactKnnL2(d.data_ptr<float>(), d.size(0), x.data_ptr<float>(), x.size(0), d.size(1), k);
+  if (exact) {
+    rows = ExactKnnL2(d.data_ptr<float>(), d.size(0), x.data_ptr<float>(), x.size(0), d.size(1), k);
+  } else {
+    FaissIndex built = FaissIndex::Build(d.data_ptr<float>(), d.size(0), d.size(1), index);
+    built.SetSearchParams(index.nprobe, index.hnsw_ef_search);
+    start = std::chrono::steady_clock::now();  // time the search, not the build
+    rows = built.Search(x.data_ptr<float>(), x.size(0), x.size(1), k);
+  }
   *search_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   KnnResult full;
   full.num_queries = num_queries;
@@ -83,6 +97,44 @@ KnnResult Search(const ExtractResult& db, const std::vector<int64_t>& db_index, 
   return full;
 }
 
+// Recall against descriptor size: WPCA fitted on the described database rows; recall
+// over all dataset queries (a query without a descriptor is a miss at every size).
+nlohmann::json RecallVsDimension(const ExtractResult& db, const std::vector<int64_t>& db_index, const ExtractResult& q,
+                                 const std::vector<int64_t>& q_index, int64_t num_queries,
+                                 const std::vector<std::vector<int64_t>>& positives, const EvalOptions& options) {
+  std::vector<int64_t> row_of(db_index.empty() ? 0 : db_index.back() + 1, -1);
+  for (size_t r = 0; r < db_index.size(); ++r) row_of[db_index[r]] = static_cast<int64_t>(r);
+  std::vector<std::vector<int64_t>> row_positives;
+  for (int64_t i : q_index) {
+    row_positives.emplace_back();
+    for (int64_t j : positives[i])
+      if (j < static_cast<int64_t>(row_of.size()) && row_of[j] >= 0) row_positives.back().push_back(row_of[j]);
+  }
+  RecallVsDimOptions dim_options;
+  dim_options.dims = options.pca_dims;
+  dim_options.recall_at = options.recall_at;
+  at::Tensor d = db.descriptors.contiguous(), x = q.descriptors.contiguous();
+  nlohmann::json table = nlohmann::json::array();
+  const double described = static_cast<double>(q_index.size()) / std::max<int64_t>(1, num_queries);
+  for (DimRecall& row : RecallVsDim(d.data_ptr<float>(), d.size(0), x.data_ptr<float>(), x.size(0), d.size(1),
+                                    row_positives, dim_options)) {
+    for (auto& [n, r] : row.recall) r *= described;
+    table.push_back(row.ToJson());
+  }
+  return table;
+}
+
+void PrintRecallVsDimension(const nlohmann::json& table) {
+  if (table.empty()) return;
+  std::string out = fmt::format("Recall@N against descriptor size (PCA-whitened on the database):\n  {:>6} {:>7}", "dim", "bytes");
+  for (const auto& [n, r] : table[0]["recall_at"].items()) out += fmt::format("{:>8}", "R@" + n);
+  for (const auto& row : table) {
+    out += fmt::format("\n  {:>6} {:>7}", row["dim"].get<int64_t>(), row["bytes_per_descriptor"].get<int64_t>());
+    for (const auto& [n, r] : row["recall_at"].items()) out += fmt::format("{:>8.1f}", 100 * r.get<double>());
+  }
+  fmt::print("{}\n\n", out);
+}
+
 std::map<int, int64_t> Hits(const std::map<int, double>& recall, int64_t num_queries) {
   std::map<int, int64_t> hits;
   for (const auto& [n, r] : recall) hits[n] = std::llround(r * num_queries);
@@ -96,7 +148,8 @@ nlohmann::json Failures(const std::vector<ExtractFailure>& failures) {
 }
 
 nlohmann::json Predictions(const Dataset& dataset, const KnnResult& knn,
-                           const std::vector<std::vector<int64_t>>& positives, const std::vector<bool>& described) {
+                           const std::vector<std::vector<int64_t>>& positives, const std::vector<bool>& described,
+                           const std::string& metric) {
   nlohmann::json queries = nlohmann::json::array();
   for (int64_t q = 0; q < knn.num_queries; ++q) {
     nlohmann::json ids = nlohmann::json::array(), names = ids, distances = ids, correct = ids;
@@ -111,7 +164,7 @@ nlohmann::json Predictions(const Dataset& dataset, const KnnResult& knn,
                        {"top_k_ids", ids}, {"top_k_names", names}, {"distances", distances},
                        {"correct", correct}, {"positives", positives[q]}});
   }
-  return {{"format_version", 1}, {"distance", "squared L2"}, {"queries", queries}};
+  return {{"format_version", 1}, {"distance", DistanceMeaning(metric)}, {"queries", queries}};
 }
 
 nlohmann::json Submission(const KnnResult& knn) {
@@ -133,6 +186,16 @@ std::string Pairs(const Dataset& dataset, const KnnResult& knn) {
   return out;
 }
 
+// Images (path, size, mtime), positions and radius: what decides the ground truth.
+std::string DatasetFingerprint(const Dataset& dataset) {
+  Fingerprint f;
+  f.Add(FingerprintFiles(dataset.database)).Add(FingerprintFiles(dataset.queries));
+  f.Add(dataset.database_positions.data(), dataset.database_positions.size() * sizeof(double));
+  f.Add(dataset.query_positions.data(), dataset.query_positions.size() * sizeof(double));
+  f.Add(dataset.positive_radius);
+  return f.Hex();
+}
+
 void PrintRecall(const EvalResult& result, int64_t num_queries) {
   std::string header = "  ", values = "  ", counts = "  ";
   for (const auto& [n, r] : result.recall) {
@@ -149,11 +212,14 @@ void PrintRecall(const EvalResult& result, int64_t num_queries) {
 EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& options) {
   options.Check();
   dataset.Check();
+  const std::string model_fingerprint = ModelFingerprint(model);
+  DescriptorCache cache(options.cache_dir);
   ExtractOptions extract = options.extract;
   extract.label = "eval: database";
-  ExtractResult db = ExtractDescriptors(model, dataset.database, extract);
+  bool db_cached = false, q_cached = false;
+  ExtractResult db = cache.Extract(model, model_fingerprint, dataset.database, extract, &db_cached);
   extract.label = "eval: queries";
-  ExtractResult q = ExtractDescriptors(model, dataset.queries, extract);
+  ExtractResult q = cache.Extract(model, model_fingerprint, dataset.queries, extract, &q_cached);
   VPR_CHECK(!db.paths.empty(), "none of the ", dataset.database.size(), " database images could be described");
   std::vector<int64_t> db_index = RowToIndex(dataset.database, db), q_index = RowToIndex(dataset.queries, q);
 
@@ -162,7 +228,7 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
   result.failed_queries = q.failures;
   double search_s = 0;
   const int64_t nq = static_cast<int64_t>(dataset.queries.size());
-  result.knn = Search(db, db_index, q, q_index, nq, options.top_k, &search_s);
+  result.knn = Search(db, db_index, q, q_index, nq, options.top_k, options.index, &search_s);
   auto positives = PositivesWithinRadius(dataset.database_positions, dataset.query_positions, dataset.positive_radius);
   result.recall = RecallAtN(result.knn, positives, options.recall_at);
   result.hits = Hits(result.recall, nq);
@@ -187,9 +253,18 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
        {"ms_per_query", q.paths.empty() ? 0.0 : 1000.0 * search_s / q.paths.size()},
        {"descriptor_dim", dim},
        {"bytes_per_descriptor", dim * static_cast<int64_t>(sizeof(float))},
+       {"descriptors_from_cache", {{"database", db_cached}, {"queries", q_cached}}},
        {"model", model->options().ToJson()},
        {"model_file", options.model_file},
-       {"dataset", dataset.ToJson()}};
+       {"model_fingerprint", model_fingerprint},
+       {"dataset", dataset.ToJson()},
+       {"dataset_fingerprint", DatasetFingerprint(dataset)}};
+  m["index"] = {{"factory", options.index.factory}, {"metric", options.index.metric},
+                {"distance", DistanceMeaning(options.index.metric)}};
+  if (!options.pca_dims.empty() && !q.paths.empty()) {
+    m["recall_vs_dim"] = RecallVsDimension(db, db_index, q, q_index, nq, positives, options);
+    PrintRecallVsDimension(m["recall_vs_dim"]);
+  }
   for (const auto& [n, r] : result.recall) {
     m["recall_at"][std::to_string(n)] = r;
     m["hits_at"][std::to_string(n)] = result.hits[n];
@@ -198,11 +273,12 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
   fs::path out(options.out_dir);
   WriteDescriptors((out / "database.npy").string(), db);
   WriteDescriptors((out / "queries.npy").string(), q);
-  WriteFileAtomic((out / "predictions.json").string(), Predictions(dataset, result.knn, positives, described).dump(1) + "\n");
+  WriteFileAtomic((out / "predictions.json").string(), Predictions(dataset, result.knn, positives, described, options.index.metric).dump(1) + "\n");
   WriteFileAtomic((out / "submission.json").string(), Submission(result.knn).dump() + "\n");
   WriteFileAtomic((out / "pairs.txt").string(), Pairs(dataset, result.knn));
   WriteFileAtomic((out / "metrics.json").string(), m.dump(2) + "\n");
-  Log().info("eval: wrote metrics.json, predictions.json, submission.json, pairs.txt and descriptors to {}",
+  WriteFileAtomic((out / "report.html").string(), RenderReportHtml(dataset, result.knn, positives, m, options.report));
+  Log().info("eval: wrote metrics.json, predictions.json, submission.json, pairs.txt, report.html and descriptors to {}",
              options.out_dir);
   return result;
 }

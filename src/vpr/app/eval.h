@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "vpr/app/extract.h"
+#include "vpr/app/report_html.h"
 #include "vpr/data/dataset.h"
+#include "vpr/index/faiss_index.h"
 #include "vpr/index/knn.h"
 
 namespace vpr {
@@ -28,6 +30,16 @@ struct EvalOptions {
   ExtractOptions extract;
   // Recorded in metrics.json: the model file evaluated.
   std::string model_file;
+  // Descriptor cache folder (see DescriptorCache); empty: always extract.
+  std::string cache_dir;
+  // Search: "Flat" + "l2" is exact search on the descriptors in place (no copy); any
+  // other factory string or "ip" builds that FAISS index over the database first.
+  IndexOptions index;
+  // Descriptor sizes for the recall-vs-dimension table (PCA-whitening fitted on the
+  // database descriptors; 0 = full size); empty: no table.
+  std::vector<int64_t> pca_dims;
+  // report.html: sampled queries with their retrievals.
+  ReportOptions report;
   void Check() const;
 };
 

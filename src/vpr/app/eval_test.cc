@@ -148,6 +148,94 @@ TEST(Eval, UnreadableQueryIsAReportedMissAndUnreadableDatabaseImageShiftsNothing
   EXPECT_TRUE(ReadJson(out / "submission.json")["Query"][2]["positive"].empty());
 }
 
+TEST(Eval, SecondRunReusesCachedDescriptorsAndAChangedImageInvalidatesThem) {
+  fs::path root = WriteOffByOneRoute("cache");
+  VprModel model = TinyTestModel();
+  Dataset dataset = LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 1);
+  EvalOptions options = Options(root / "out1");
+  options.cache_dir = (root / "cache").string();
+  EvalResult first = RunEval(model, dataset, options);
+  options.out_dir = (root / "out2").string();
+  EvalResult second = RunEval(model, dataset, options);
+  json m1 = ReadJson(root / "out1" / "metrics.json"), m2 = ReadJson(root / "out2" / "metrics.json");
+  EXPECT_EQ(m1["descriptors_from_cache"], json({{"database", false}, {"queries", false}}));
+  EXPECT_EQ(m2["descriptors_from_cache"], json({{"database", true}, {"queries", true}}));
+  EXPECT_EQ(first.knn.ids, second.knn.ids);
+  EXPECT_EQ(first.knn.distances, second.knn.distances);
+  EXPECT_EQ(m1["model_fingerprint"], m2["model_fingerprint"]);
+  EXPECT_EQ(m1["dataset_fingerprint"].get<std::string>().size(), 32u);
+
+  // Another model, or a query image rewritten, is a miss for what changed only.
+  std::ofstream(root / "q" / Name(0)) << "now unreadable";
+  options.out_dir = (root / "out3").string();
+  EvalResult third = RunEval(model, dataset, options);
+  EXPECT_EQ(ReadJson(root / "out3" / "metrics.json")["descriptors_from_cache"],
+            json({{"database", true}, {"queries", false}}));
+  EXPECT_EQ(third.failed_queries.size(), 1u);
+  VprModel other = TinyTestModel(10);
+  options.out_dir = (root / "out4").string();
+  RunEval(other, dataset, options);
+  json m4 = ReadJson(root / "out4" / "metrics.json");
+  EXPECT_EQ(m4["descriptors_from_cache"], json({{"database", false}, {"queries", false}}));
+  EXPECT_NE(m4["model_fingerprint"], m1["model_fingerprint"]);
+}
+
+TEST(Eval, ReportIsOneOfflinePageWithCurveAndMarkedThumbnails) {
+  fs::path root = WriteOffByOneRoute("report");
+  VprModel model = TinyTestModel();
+  EvalOptions options = Options(root / "out");
+  options.report.sample_queries = 4;
+  RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 0), options);
+  std::string html = ReadFileBytes((root / "out" / "report.html").string());
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("<th>R@2</th>"), std::string::npos);
+  EXPECT_NE(html.find("<td>16.7%</td>"), std::string::npos);  // R@1 at tolerance 0: 1 of 6
+  EXPECT_EQ(html.find("src='http"), std::string::npos);      // nothing fetched from the network
+  // 4 queries, each with itself and its 3 retrievals, all inlined.
+  size_t images = 0;
+  for (size_t at = html.find("data:image/jpeg;base64,"); at != std::string::npos;
+       at = html.find("data:image/jpeg;base64,", at + 1))
+    ++images;
+  EXPECT_EQ(images, 4u * 4);
+  EXPECT_NE(html.find("class=wrong"), std::string::npos);
+  EXPECT_NE(html.find("class=right"), std::string::npos);
+}
+
+TEST(Eval, FaissIndexAndInnerProductRankLikeExactL2AndTheDimensionTableIsWritten) {
+  fs::path root = WriteOffByOneRoute("index");
+  VprModel model = TinyTestModel();
+  Dataset dataset = LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 1);
+  EvalResult exact = RunEval(model, dataset, Options(root / "exact"));
+  EvalOptions options = Options(root / "hnsw_ip");
+  options.index.factory = "HNSW8";
+  options.index.metric = "ip";
+  options.pca_dims = {0, 4, 2};
+  EvalResult hnsw = RunEval(model, dataset, options);
+  // NetVLAD descriptors are unit length: inner product orders like L2.
+  EXPECT_EQ(hnsw.knn.ids, exact.knn.ids);
+  EXPECT_EQ(hnsw.recall, exact.recall);
+  json metrics = ReadJson(root / "hnsw_ip" / "metrics.json");
+  EXPECT_EQ(metrics["index"]["factory"], "HNSW8");
+  const json& table = metrics["recall_vs_dim"];
+  ASSERT_EQ(table.size(), 3u);
+  EXPECT_EQ(table[0]["whitened"], false);
+  EXPECT_EQ(table[0]["recall_at"]["1"], metrics["recall_at"]["1"]);
+  EXPECT_EQ(table[1]["dim"], 4);
+  EXPECT_EQ(table[1]["bytes_per_descriptor"], 16);
+  EXPECT_NE(ReadFileBytes((root / "hnsw_ip" / "report.html").string()).find("Recall against descriptor size"),
+            std::string::npos);
+  EXPECT_NE(ReadJson(root / "hnsw_ip" / "predictions.json")["distance"].get<std::string>().find("inner"),
+            std::string::npos);
+}
+
+TEST(Eval, Base64MatchesRfc4648) {
+  EXPECT_EQ(Base64(""), "");
+  EXPECT_EQ(Base64("f"), "Zg==");
+  EXPECT_EQ(Base64("fo"), "Zm8=");
+  EXPECT_EQ(Base64("foo"), "Zm9v");
+  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
+}
+
 TEST(Eval, OptionsAreChecked) {
   EXPECT_EQ(ParseRecallAt("1,5,10"), (std::vector<int>{1, 5, 10}));
   EXPECT_THROW(ParseRecallAt("1,x"), Error);

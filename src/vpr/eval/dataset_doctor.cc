@@ -505,4 +505,12 @@ void ThrowIfFatal(const DoctorReport& report) {
   throw Error(message);
 }
 
+DoctorReport CheckDatasetBeforeUse(const Dataset& dataset, const DoctorOptions& options) {
+  DoctorReport report = Diagnose(dataset, options);
+  for (const auto& f : report.findings)
+    if (f.severity == Severity::kWarning) Log().warn("dataset: {} ({})", f.message, f.hint);
+  ThrowIfFatal(report);
+  return report;
+}
+
 }  // namespace vpr

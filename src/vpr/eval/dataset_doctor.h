@@ -87,4 +87,8 @@ DoctorReport Diagnose(const Dataset& dataset, const DoctorOptions& options = {})
 // Call at the start of every command that reads a dataset.
 void ThrowIfFatal(const DoctorReport& report);
 
+// What every command that reads a dataset does first: Diagnose, log each warning with
+// its hint, and ThrowIfFatal.
+DoctorReport CheckDatasetBeforeUse(const Dataset& dataset, const DoctorOptions& options = {});
+
 }  // namespace vpr

@@ -2,6 +2,7 @@
 
 #include <faiss/IndexFlat.h>
 #include <algorithm>
+#include <cmath>
 #include <faiss/impl/AuxIndexStructures.h>
 
 #include "vpr/util/check.h"
@@ -36,12 +37,20 @@ std::vector<std::vector<int64_t>> PositivesWithinRadius(const std::vector<double
                                                         double radius) {
   VPR_CHECK(db_positions.size() % 2 == 0 && query_positions.size() % 2 == 0, "positions must be n x 2");
   VPR_CHECK(radius >= 0, "the positive radius must be non-negative, got ", radius);
-  // FAISS range search on float positions centred on the first database point, so that
-  // UTM coordinates (~1e6 m) keep sub-metre precision in float32.
+  // FAISS range search on float positions centred on the first finite database point, so
+  // that UTM coordinates (~1e6 m) keep sub-metre precision in float32 and one NaN
+  // position loses only its own image.
   size_t n_db = db_positions.size() / 2, n_q = query_positions.size() / 2;
   std::vector<std::vector<int64_t>> positives(n_q);
   if (n_db == 0 || n_q == 0) return positives;
-  double ox = db_positions[0], oy = db_positions[1];
+  double ox = 0, oy = 0;
+  for (size_t i = 0; i < db_positions.size(); i += 2) {
+    if (std::isfinite(db_positions[i]) && std::isfinite(db_positions[i + 1])) {
+      ox = db_positions[i];
+      oy = db_positions[i + 1];
+      break;
+    }
+  }
   auto centred = [&](const std::vector<double>& p) {
     std::vector<float> out(p.size());
     for (size_t i = 0; i < p.size(); i += 2) {

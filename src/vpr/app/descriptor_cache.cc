@@ -1,0 +1,104 @@
+#include "vpr/app/descriptor_cache.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "vpr/util/atomic_file.h"
+#include "vpr/util/fingerprint.h"
+#include "vpr/util/logging.h"
+#include "vpr/util/npy.h"
+
+namespace vpr {
+namespace fs = std::filesystem;
+
+std::string ModelFingerprint(VprModel& model) {
+  Fingerprint f;
+  f.Add(model->options().ToJson().dump());
+  auto add = [&f](const std::string& name, const at::Tensor& t) {
+    at::Tensor c = t.detach().to(at::kCPU).contiguous();
+    f.Add(name).Add(std::string(c.dtype().name())).Add(c.numel());
+    f.Add(c.data_ptr(), c.numel() * c.element_size());
+  };
+  for (const auto& p : model->named_parameters()) add(p.key(), p.value());
+  for (const auto& b : model->named_buffers()) add(b.key(), b.value());
+  return f.Hex();
+}
+
+std::string DefaultCacheDir() {
+  if (const char* dir = std::getenv("VPR_CACHE_DIR"); dir && *dir) return dir;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return (fs::path(xdg) / "vpr").string();
+  if (const char* home = std::getenv("HOME"); home && *home) return (fs::path(home) / ".cache" / "vpr").string();
+  return "";
+}
+
+namespace {
+
+std::string CacheKey(const std::string& model_fingerprint, const std::vector<std::string>& paths,
+                     const ExtractOptions& options) {
+  Fingerprint f;
+  f.Add(int64_t{1});  // cache format version
+  f.Add(model_fingerprint).Add(FingerprintFiles(paths));
+  f.Add(int64_t{options.resize.height}).Add(int64_t{options.resize.width}).Add(int64_t{options.resize.max_side});
+  // CPU and GPU kernels round differently; the thread count does not change results.
+  f.Add(std::string(options.runtime.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu"));
+  return f.Hex();
+}
+
+bool Load(const fs::path& base, const std::vector<std::string>& paths, ExtractResult* out) {
+  fs::path meta_path = base.string() + ".json";
+  if (!fs::exists(meta_path)) return false;
+  try {
+    nlohmann::json meta = nlohmann::json::parse(ReadFileBytes(meta_path.string()));
+    ExtractResult r;
+    r.paths = meta.at("paths").get<std::vector<std::string>>();
+    for (const auto& f : meta.at("failures")) r.failures.push_back({f.at("path"), f.at("reason")});
+    if (r.total() != static_cast<int64_t>(paths.size())) return false;
+    if (!r.paths.empty()) {
+      NpyMatrix m = ReadNpy(base.string() + ".npy");
+      if (m.rows != static_cast<int64_t>(r.paths.size())) return false;
+      r.descriptors = at::from_blob(m.data.data(), {m.rows, m.cols}, at::kFloat).clone();
+    } else {
+      r.descriptors = at::empty({0, meta.at("dim").get<int64_t>()}, at::kFloat);
+    }
+    *out = std::move(r);
+    return true;
+  } catch (const std::exception& e) {
+    Log().warn("descriptor cache entry {} is unreadable ({}); extracting again", base.string(), e.what());
+    return false;
+  }
+}
+
+void Store(const fs::path& base, const ExtractResult& r) {
+  nlohmann::json meta = r.Summary();
+  meta["format_version"] = 1;
+  meta["paths"] = r.paths;
+  fs::create_directories(base.parent_path());
+  if (!r.paths.empty()) WriteDescriptors(base.string() + ".npy", r);
+  // The .json last: its presence marks a complete entry.
+  WriteFileAtomic(base.string() + ".json", meta.dump() + "\n");
+}
+
+}  // namespace
+
+ExtractResult DescriptorCache::Extract(VprModel& model, const std::string& model_fingerprint,
+                                       const std::vector<std::string>& paths, const ExtractOptions& options,
+                                       bool* hit) const {
+  *hit = false;
+  if (dir_.empty()) return ExtractDescriptors(model, paths, options);
+  fs::path base = fs::path(dir_) / "descriptors" / CacheKey(model_fingerprint, paths, options);
+  ExtractResult result;
+  if (Load(base, paths, &result)) {
+    *hit = true;
+    Log().info("{}: {} descriptors from the cache ({}.npy)", options.label, result.paths.size(), base.string());
+    return result;
+  }
+  result = ExtractDescriptors(model, paths, options);
+  try {
+    Store(base, result);
+  } catch (const std::exception& e) {
+    Log().warn("could not write the descriptor cache under {}: {}", dir_, e.what());
+  }
+  return result;
+}
+
+}  // namespace vpr

@@ -1,0 +1,70 @@
+// `vpr eval`: a model on a dataset in any supported format.
+#include "vpr/app/descriptor_cache.h"
+#include "vpr/app/eval.h"
+#include "vpr/cli/commands.h"
+#include "vpr/cli/flags.h"
+#include "vpr/data/load_dataset.h"
+#include "vpr/eval/dataset_doctor.h"
+#include "vpr/util/logging.h"
+
+namespace vpr {
+
+int RunEvalCommand(int argc, char** argv) {
+  CLI::App app("Evaluate a model on a dataset: --dataset FILE [--root DIR] (NetVLAD/HEAPUtil .mat, Patch-NetVLAD\n"
+               ".npz, CSV, @UTM@ folders) or the frame-aligned form --db DIR --queries DIR --frame-tolerance T\n"
+               "(the i-th sorted image of both folders is the same place). Checks the dataset first (as\n"
+               "`vpr doctor`), describes database and queries (reusing cached descriptors when model and images\n"
+               "are unchanged), searches the top k and prints recall@N. Writes into OUT: metrics.json,\n"
+               "predictions.json, submission.json, pairs.txt (hloc), report.html, database.npy and queries.npy\n"
+               "with their .names.txt. Unreadable images are skipped and reported; a query without a descriptor\n"
+               "is a miss.",
+               "vpr eval");
+  std::string model_path, recall_at = "1,5,10,20";
+  bool no_cache = false;
+  ModelFlagBinding model_flags;
+  ImageFlagBinding image_flags;
+  DatasetFlagBinding dataset_flags;
+  EvalOptions options;
+  options.cache_dir = DefaultCacheDir();
+  app.add_option("--model", model_path, "checkpoint, pytorch-NetVlad run folder, or backbone file")->required();
+  dataset_flags.Bind(app);
+  app.add_option("--out", options.out_dir, "output folder")->required();
+  app.add_option("--top-k", options.top_k, "database images retrieved per query")->capture_default_str();
+  app.add_option("--recall-at", recall_at, "N of recall@N, comma-separated, each <= --top-k")->capture_default_str();
+  app.add_option("--batch-size", options.extract.batch_size, "images per forward pass (same-size images only)")
+      ->capture_default_str();
+  app.add_option("--cache-dir", options.cache_dir, "descriptor cache ($VPR_CACHE_DIR, else ~/.cache/vpr)")
+      ->capture_default_str();
+  app.add_flag("--no-cache", no_cache, "always run the network; neither read nor write the cache");
+  app.add_option("--index", options.index.factory,
+                 "FAISS factory string: Flat (exact; default), IVF1024,Flat, HNSW32, PQ64, IVF256,PQ32, ...")
+      ->capture_default_str();
+  app.add_option("--metric", options.index.metric, "l2 or ip (inner product)")->capture_default_str();
+  app.add_option("--nprobe", options.index.nprobe, "IVF lists visited per query (0 = faiss default)")
+      ->capture_default_str();
+  app.add_option("--pca-dims", options.pca_dims,
+                 "also report recall against descriptor size, PCA-whitened on the database, e.g. 0,4096,512,128 "
+                 "(0 = full size)")
+      ->delimiter(',');
+  app.add_option("--report-queries", options.report.sample_queries, "queries shown in report.html")
+      ->capture_default_str();
+  model_flags.Bind(app);
+  image_flags.Bind(app);
+  BindRuntimeFlags(app, options.extract.runtime);
+  CLI11_PARSE(app, argc, argv);
+
+  options.extract.resize = image_flags.Resolve();
+  options.recall_at = ParseRecallAt(recall_at);
+  if (no_cache) options.cache_dir.clear();
+  options.Check();
+  Dataset dataset = LoadDataset(dataset_flags.Resolve());
+  CheckDatasetBeforeUse(dataset);
+  LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
+  options.model_file = loaded.path;
+  Log().info("eval: {} database and {} query images, positives within {} {}", dataset.database.size(),
+             dataset.queries.size(), dataset.positive_radius, dataset.position_unit);
+  EvalResult result = RunEval(loaded.model, dataset, options);
+  return result.failed_queries.size() == dataset.queries.size() ? 1 : 0;
+}
+
+}  // namespace vpr
