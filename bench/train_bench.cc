@@ -1,0 +1,136 @@
+// Training-step speed of vpr against the Python reference (python3-torch), same model,
+// input size, thread count and run: one step = forward and backward of a tuple batch
+// (1 query, 1 positive, 10 negatives) with the triplet loss, then an SGD step; the last
+// encoder block and NetVLAD trained (`vpr train --train-blocks 1`). Prints steps/s of
+// each and the ratio vpr / reference.
+//
+//   build/bench/vpr_bench_train [--arch mobilenet_v2|vgg16] [--steps 5] [--threads 2] [--height 240] [--width 320]
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "vpr/model/model_io.h"
+#include "vpr/test_config.h"
+#include "vpr/train/trainer.h"
+#include "vpr/train/triplet_loss.h"
+
+namespace {
+
+struct Config {
+  std::string arch = "mobilenet_v2";
+  int steps = 5;
+  int threads = 2;
+  int height = 240;
+  int width = 320;
+  int negatives = 10;
+  int clusters = 64;
+};
+
+const std::string kMobileNetWeights = std::string(VPR_SHARED_DIR) + "/data/weights/mobilenet_v2_imagenet.pth";
+
+bool UseWeights(const Config& c) { return c.arch == "mobilenet_v2" && std::filesystem::exists(kMobileNetWeights); }
+
+vpr::VprModel MakeModel(const Config& c) {
+  if (UseWeights(c)) {
+    vpr::ModelFlags flags;
+    flags.arch = c.arch;
+    flags.clusters = c.clusters;
+    flags.normalize = "tf";
+    flags.tf_padding = true;
+    return vpr::LoadModel(kMobileNetWeights, flags).model;
+  }
+  vpr::ModelOptions options;
+  options.backbone.arch = c.arch;
+  options.backbone.tf_padding = c.arch == "mobilenet_v2";
+  options.normalize = c.arch == "mobilenet_v2" ? "tf" : "imagenet";
+  options.netvlad.num_clusters = c.clusters;
+  vpr::VprModel model(options);
+  model->pool->InitRandom();
+  return model;
+}
+
+double PythonStepsPerSecond(const Config& c) {
+  std::string cmd = std::string(VPR_ORACLE_PYTHON) + " " + VPR_SOURCE_DIR + "/bench/python_train_step.py --json" +
+                    " --arch " + c.arch + " --steps " + std::to_string(c.steps) + " --threads " +
+                    std::to_string(c.threads) + " --height " + std::to_string(c.height) + " --width " +
+                    std::to_string(c.width) + " --negatives " + std::to_string(c.negatives) + " --num-clusters " +
+                    std::to_string(c.clusters);
+  if (UseWeights(c)) cmd += " --weights " + kMobileNetWeights;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) return 0;
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
+  try {
+    return nlohmann::json::parse(out.substr(out.find('{')))["steps_per_s"].get<double>();
+  } catch (const std::exception&) {
+    std::cerr << "python reference failed: " << cmd << "\n" << out << "\n";
+    return 0;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config config;
+  CLI::App app("vpr training-step benchmark against the Python reference");
+  app.add_option("--arch", config.arch)->capture_default_str()->check(CLI::IsMember({"mobilenet_v2", "vgg16"}));
+  app.add_option("--steps", config.steps, "timed steps per side")->capture_default_str();
+  app.add_option("--threads", config.threads, "threads for both sides")->capture_default_str();
+  app.add_option("--height", config.height)->capture_default_str();
+  app.add_option("--width", config.width)->capture_default_str();
+  app.add_option("--negatives", config.negatives)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  torch::set_num_threads(config.threads);
+
+  vpr::VprModel model = MakeModel(config);
+  std::vector<torch::Tensor> params = vpr::SetTrainableParameters(model, 1);
+  vpr::SetTrainingMode(model);
+  vpr::TrainOptions options;
+  auto optimizer = vpr::MakeOptimizer(options, params);
+  torch::manual_seed(1);
+  std::vector<at::Tensor> images;
+  for (int i = 0; i < 2 + config.negatives; ++i) images.push_back(torch::rand({3, config.height, config.width}));
+  auto step = [&] {
+    optimizer->zero_grad();
+    torch::Tensor loss = vpr::TupleTripletLossSum(vpr::ForwardImages(model, images, at::kCPU), options.mining.margin) /
+                         static_cast<double>(config.negatives);
+    loss.backward();
+    optimizer->step();
+  };
+  benchmark::RegisterBenchmark(("vpr/" + config.arch).c_str(),
+                               [&](benchmark::State& state) {
+                                 step();  // warm-up
+                                 for (auto _ : state) step();
+                               })
+      ->Iterations(config.steps)
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime();
+  int bench_argc = 1;
+  benchmark::Initialize(&bench_argc, argv);
+  struct Recorder : benchmark::ConsoleReporter {
+    double seconds = 0;
+    void ReportRuns(const std::vector<Run>& runs) override {
+      for (const auto& run : runs) seconds = run.GetAdjustedRealTime() / 1e3;
+      ConsoleReporter::ReportRuns(runs);
+    }
+  } recorder;
+  benchmark::RunSpecifiedBenchmarks(&recorder);
+
+  double vpr = recorder.seconds > 0 ? 1.0 / recorder.seconds : 0.0;
+  double python = PythonStepsPerSecond(config);
+  std::printf("\nTraining step (1 query + 1 positive + %d negatives, %dx%d, forward + backward + SGD), %s%s, "
+              "NetVLAD K=%d, %d threads (steps/s)\n",
+              config.negatives, config.height, config.width, config.arch.c_str(),
+              UseWeights(config) ? " (ImageNet weights)" : " (random weights)", config.clusters, config.threads);
+  std::printf("%-14s %10s %10s %8s\n", "model", "vpr", "python", "ratio");
+  std::printf("%-14s %10.3f %10.3f %8.2f\n", config.arch.c_str(), vpr, python, python > 0 ? vpr / python : 0.0);
+  return 0;
+}

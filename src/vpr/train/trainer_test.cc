@@ -1,0 +1,215 @@
+#include "vpr/train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include <unistd.h>
+
+#include "vpr/data/synthetic.h"
+#include "vpr/model/model_io.h"
+#include "vpr/train/run_dir.h"
+#include "vpr/util/check.h"
+
+namespace vpr {
+namespace {
+namespace fs = std::filesystem;
+
+// Folders the tests wrote, removed when the test process exits.
+std::vector<fs::path>& TempDirs() {
+  static struct Dirs {
+    std::vector<fs::path> paths;
+    ~Dirs() {
+      std::error_code ignored;
+      for (const auto& p : paths) fs::remove_all(p, ignored);
+    }
+  } dirs;
+  return dirs.paths;
+}
+
+// A small rendered route (16 places, 48 x 64), written once per test binary.
+const Dataset& Route() {
+  static const Dataset dataset = [] {
+    fs::path dir = fs::temp_directory_path() / ("vpr_train_route_" + std::to_string(::getpid()));
+    SyntheticOptions options;
+    options.num_places = 16;
+    options.height = 48;
+    options.width = 64;
+    options.query_dusk = false;
+    options.query_max_shift_px = 4;
+    WriteSyntheticDataset(MakeSyntheticRoute(options), dir.string());
+    TempDirs().push_back(dir);
+    return LoadFrameAlignedDataset((dir / "database").string(), (dir / "queries").string(), 1);
+  }();
+  return dataset;
+}
+
+// VGG16 cut after conv1_1 (64-d) + NetVLAD K=4: the shape of TinyTestModel at a tenth of
+// its cost, so that several epochs take seconds on two cores.
+VprModel TinyTrainModel() {
+  torch::manual_seed(9);
+  ModelOptions options;
+  options.backbone.cut = 2;
+  options.netvlad.num_clusters = 4;
+  VprModel model(options);
+  model->pool->InitRandom();
+  return model;
+}
+
+std::string FreshDir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("vpr_train_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  TempDirs().push_back(dir);
+  return dir.string();
+}
+
+TrainOptions TinyOptions(const std::string& out, int epochs) {
+  TrainOptions o;
+  o.out_dir = out;
+  o.epochs = epochs;
+  o.optimizer = "sgd";
+  o.lr = 0.05;
+  o.accumulate = 2;
+  o.cache_refresh = 8;  // several refreshes per epoch
+  o.mining.negatives_sampled = 50;
+  o.mining.negatives_kept = 4;
+  o.extract.batch_size = 8;
+  o.extract.runtime.threads = 1;  // the CI machine has 2 cores, shared with other tests
+  o.seed = 5;
+  return o;
+}
+
+std::vector<torch::Tensor> Weights(VprModel& model) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : model->parameters()) out.push_back(p.detach().cpu().clone());
+  return out;
+}
+
+size_t CountLines(const std::string& path) {
+  std::ifstream in(path);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+TEST(Trainer, TrainedLayersFollowTheBlocks) {
+  BackboneOptions b;
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 1), 24);  // vgg16 conv5_1
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 0), 29);
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 2), 17);
+  b.arch = "mobilenet_v2";
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 1), 14);  // features[14:17]
+  b.cut = 18;
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 1), 17);
+  b.arch = "resnet18";
+  b.cut = 8;
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 1), 7);  // layer4
+  b.cut = 7;
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 1), 6);  // layer3
+  EXPECT_EQ(FirstTrainedEncoderLayer(b, 99), 0);
+}
+
+TEST(Trainer, FreezesEarlyLayersAndKeepsBatchNormInEvalMode) {
+  ModelOptions options;
+  options.backbone.arch = "mobilenet_v2";
+  options.netvlad.num_clusters = 4;
+  VprModel model(options);
+  std::vector<torch::Tensor> trained = SetTrainableParameters(model, 1);
+  int64_t expected = 0;
+  for (size_t i = 14; i < 17; ++i)
+    for (auto& p : model->encoder->children()[i]->parameters()) expected += p.numel();
+  for (auto& p : model->pool->parameters()) expected += p.numel();
+  int64_t count = 0;
+  for (auto& p : trained) count += p.numel();
+  EXPECT_EQ(count, expected);
+  EXPECT_FALSE(model->encoder->children()[13]->parameters()[0].requires_grad());
+  SetTrainingMode(model);
+  EXPECT_TRUE(model->is_training());
+  int bn = 0;
+  for (auto& m : model->modules())
+    if (m->as<torch::nn::BatchNorm2d>()) {
+      ++bn;
+      EXPECT_FALSE(m->is_training());
+    }
+  EXPECT_GT(bn, 10);
+}
+
+TEST(Trainer, LearningRateSteps) {
+  TrainOptions o;
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 1), 1e-4);
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 4), 1e-4);
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 5), 0.5e-4);
+  EXPECT_DOUBLE_EQ(LearningRateAt(o, 10), 0.25e-4);
+}
+
+TEST(Trainer, TinyRunLowersTheLossAndWritesTheRunFolder) {
+  VprModel model = TinyTrainModel();
+  TrainOptions o = TinyOptions(FreshDir("tiny"), 4);
+  TrainResult r = Train(model, Route(), &Route(), o);
+  ASSERT_EQ(r.epochs.size(), 4u);
+  for (const auto& e : r.epochs) EXPECT_GT(e.mining.tuples, 0);
+  EXPECT_LT(r.epochs.back().loss, r.epochs.front().loss);
+  RunDir run(o.out_dir);
+  EXPECT_TRUE(fs::exists(fs::path(o.out_dir) / "flags.json"));
+  EXPECT_TRUE(fs::exists(run.CheckpointPath()));
+  EXPECT_TRUE(fs::exists(run.BestPath()));
+  EXPECT_TRUE(fs::exists(fs::path(run.ValDir(4)) / "metrics.json"));
+  EXPECT_EQ(CountLines(run.MetricsPath()), 5u);  // epoch 0 (start) + 4
+  EXPECT_EQ(fs::file_size(run.CachePath()), 32u * 256 * sizeof(float));
+  LoadedModel loaded = LoadModel(o.out_dir, ModelFlags{});  // the run folder, as pytorch-NetVlad's
+  EXPECT_EQ(loaded.path, run.BestPath());
+  EXPECT_EQ(loaded.info.value("epoch", -1), r.best_epoch);
+  EXPECT_THROW(Train(model, Route(), nullptr, o), Error);  // refuses to overwrite a run
+}
+
+TEST(Trainer, ResumeContinuesBitIdentically) {
+  VprModel straight = TinyTrainModel();
+  TrainOptions a = TinyOptions(FreshDir("straight"), 2);
+  Train(straight, Route(), nullptr, a);
+
+  TrainOptions b = TinyOptions(FreshDir("resumed"), 1);
+  VprModel first = TinyTrainModel();
+  Train(first, Route(), nullptr, b);
+  VprModel resumed = TinyTrainModel();  // a new process: fresh weights, all state from the run folder
+  b.epochs = 2;
+  b.resume = true;
+  TrainResult r = Train(resumed, Route(), nullptr, b);
+  ASSERT_EQ(r.epochs.size(), 1u);
+  EXPECT_EQ(r.epochs[0].epoch, 2);
+
+  std::vector<torch::Tensor> wa = Weights(straight), wb = Weights(resumed);
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(torch::equal(wa[i], wb[i])) << "parameter " << i;
+  EXPECT_EQ(CountLines(RunDir(b.out_dir).MetricsPath()), 2u);
+}
+
+TEST(Trainer, DivergedModelStopsWithAClearMessage) {
+  VprModel model = TinyTrainModel();
+  {
+    torch::NoGradGuard no_grad;
+    model->pool->centroids.fill_(std::numeric_limits<float>::quiet_NaN());
+  }
+  TrainOptions o = TinyOptions(FreshDir("nan"), 1);
+  try {
+    Train(model, Route(), nullptr, o);
+    FAIL() << "expected vpr::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, RejectsBadOptions) {
+  TrainOptions o = TinyOptions("x", 1);
+  o.optimizer = "lbfgs";
+  EXPECT_THROW(o.Check(), Error);
+  o = TinyOptions("x", 1);
+  o.select_recall_at = 3;
+  EXPECT_THROW(o.Check(), Error);
+  o = TinyOptions("", 1);
+  EXPECT_THROW(o.Check(), Error);
+}
+
+}  // namespace
+}  // namespace vpr
