@@ -127,10 +127,10 @@ nlohmann::json RecallVsDimension(const ExtractResult& db, const std::vector<int6
 void PrintRecallVsDimension(const nlohmann::json& table) {
   if (table.empty()) return;
   std::string out = fmt::format("Recall@N against descriptor size (PCA-whitened on the database):\n  {:>6} {:>7}", "dim", "bytes");
-  for (const auto& [n, r] : table[0]["recall_at"].items()) out += fmt::format("{:>8}", "R@" + n);
+  for (const auto& [n, r] : RecallByN(table[0]["recall_at"])) out += fmt::format("{:>8}", fmt::format("R@{}", n));
   for (const auto& row : table) {
     out += fmt::format("\n  {:>6} {:>7}", row["dim"].get<int64_t>(), row["bytes_per_descriptor"].get<int64_t>());
-    for (const auto& [n, r] : row["recall_at"].items()) out += fmt::format("{:>8.1f}", 100 * r.get<double>());
+    for (const auto& [n, r] : RecallByN(row["recall_at"])) out += fmt::format("{:>8.1f}", 100 * r);
   }
   fmt::print("{}\n\n", out);
 }

@@ -228,6 +228,13 @@ TEST(Eval, FaissIndexAndInnerProductRankLikeExactL2AndTheDimensionTableIsWritten
             std::string::npos);
 }
 
+TEST(Eval, RecallTablesAreOrderedByNNotByText) {
+  auto rows = RecallByN(json({{"1", 0.5}, {"10", 0.9}, {"5", 0.75}}));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1], (std::pair<int, double>{5, 0.75}));
+  EXPECT_EQ(rows[2].first, 10);
+}
+
 TEST(Eval, Base64MatchesRfc4648) {
   EXPECT_EQ(Base64(""), "");
   EXPECT_EQ(Base64("f"), "Zg==");

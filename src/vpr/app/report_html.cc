@@ -26,6 +26,13 @@ std::string Base64(const std::string& bytes) {
   return out;
 }
 
+std::vector<std::pair<int, double>> RecallByN(const nlohmann::json& recall_at) {
+  std::vector<std::pair<int, double>> out;
+  for (const auto& [n, r] : recall_at.items()) out.emplace_back(std::stoi(n), r.get<double>());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 namespace {
 
 std::string Escape(const std::string& text) {
@@ -110,9 +117,9 @@ std::string CurveSvg(const std::map<int, double>& curve) {
 
 std::string RecallTable(const nlohmann::json& metrics) {
   std::string head = "<tr><th></th>", row = "<tr><th>recall</th>";
-  for (const auto& [n, r] : metrics.at("recall_at").items()) {
+  for (const auto& [n, r] : RecallByN(metrics.at("recall_at"))) {
     head += fmt::format("<th>R@{}</th>", n);
-    row += fmt::format("<td>{:.1f}%</td>", 100 * r.get<double>());
+    row += fmt::format("<td>{:.1f}%</td>", 100 * r);
   }
   return "<table>" + head + "</tr>" + row + "</tr></table>";
 }
@@ -123,11 +130,11 @@ std::string DimensionTable(const nlohmann::json& metrics) {
                     "<tr><th>dimension</th><th>bytes</th>";
   const auto& rows = metrics["recall_vs_dim"];
   if (rows.empty()) return "";
-  for (const auto& [n, r] : rows[0].at("recall_at").items()) out += fmt::format("<th>R@{}</th>", n);
+  for (const auto& [n, r] : RecallByN(rows[0].at("recall_at"))) out += fmt::format("<th>R@{}</th>", n);
   out += "</tr>";
   for (const auto& row : rows) {
     out += fmt::format("<tr><td>{}</td><td>{}</td>", row.at("dim").dump(), row.at("bytes_per_descriptor").dump());
-    for (const auto& [n, r] : row.at("recall_at").items()) out += fmt::format("<td>{:.1f}%</td>", 100 * r.get<double>());
+    for (const auto& [n, r] : RecallByN(row.at("recall_at"))) out += fmt::format("<td>{:.1f}%</td>", 100 * r);
     out += "</tr>";
   }
   return out + "</table>";

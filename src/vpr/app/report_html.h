@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vpr/data/dataset.h"
@@ -27,6 +28,9 @@ struct ReportOptions {
 std::string RenderReportHtml(const Dataset& dataset, const KnnResult& knn,
                              const std::vector<std::vector<int64_t>>& positives, const nlohmann::json& metrics,
                              const ReportOptions& options = {});
+
+// {"1": r1, "10": r10, "5": r5} (JSON keeps keys in text order) as (N, recall) by N.
+std::vector<std::pair<int, double>> RecallByN(const nlohmann::json& recall_at);
 
 // Base64 of bytes (RFC 4648, padded), for data URIs.
 std::string Base64(const std::string& bytes);
