@@ -114,3 +114,39 @@ TEST(Cli, ExtractWithMissingRequiredOptionsOrBadValuesSaysWhich) {
 
 }  // namespace
 }  // namespace vpr
+
+namespace vpr {
+namespace {
+
+// The evaluation issue's acceptance check on a ground-truth file whose images we do not
+// have: parsed correctly, then stopped with a clear message before any model runs.
+TEST(CliDataset, BerlinWithoutImagesIsParsedThenReportedMissing) {
+  const fs::path berlin = fs::path(VPR_SHARED_DIR) / "data" / "gt" / "heaputil" / "berlin.mat";
+  if (!fs::exists(berlin)) GTEST_SKIP() << "needs " << berlin << " (the shared test data)";
+  const fs::path scratch = Scratch("berlin"), root = scratch / "images_not_here";
+  CliRun doctor = Vpr("doctor --dataset " + berlin.string() + " --root " + root.string());
+  EXPECT_EQ(doctor.code, 1) << doctor.output;
+  EXPECT_NE(doctor.output.find("images: 314 database, 280 queries (declared by the file: 314 database, 280 queries)"),
+            std::string::npos)
+      << doctor.output;
+  EXPECT_NE(doctor.output.find("positive radius: 50 m"), std::string::npos) << doctor.output;
+  EXPECT_NE(doctor.output.find("FATAL [files_missing] all 594 images are missing"), std::string::npos);
+
+  CliRun json = Vpr("doctor --json --no-file-check --dataset " + berlin.string());
+  ASSERT_EQ(json.code, 0) << json.output;
+  auto report = nlohmann::json::parse(json.output.substr(json.output.find('{')));
+  EXPECT_EQ(report["num_database"], 314);
+  EXPECT_EQ(report["num_queries"], 280);
+  EXPECT_EQ(report["queries_without_positive"], 0);
+
+  CliRun eval = Vpr("eval --model " + SmallCheckpoint() + " --dataset " + berlin.string() + " --root " +
+                    root.string() + " --out " + (scratch / "out").string());
+  EXPECT_NE(eval.code, 0);
+  EXPECT_NE(eval.output.find("all 594 images are missing (314 database, 280 queries)"), std::string::npos)
+      << eval.output;
+  EXPECT_NE(eval.output.find("pass --root DIR"), std::string::npos);
+  EXPECT_FALSE(fs::exists(scratch / "out" / "metrics.json"));
+}
+
+}  // namespace
+}  // namespace vpr

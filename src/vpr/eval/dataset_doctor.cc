@@ -497,8 +497,8 @@ nlohmann::json DoctorReport::ToJson() const {
 void ThrowIfFatal(const DoctorReport& report) {
   if (report.ok()) return;
   std::string message =
-      fmt::format("the dataset is unusable ({} fatal problems; run `vpr doctor` for the full report):",
-                  report.CountOf(Severity::kFatal));
+      fmt::format("the dataset is unusable ({} fatal problem{}; run `vpr doctor` for the full report):",
+                  report.CountOf(Severity::kFatal), report.CountOf(Severity::kFatal) == 1 ? "" : "s");
   for (const auto& f : report.findings)
     if (f.severity == Severity::kFatal)
       message += fmt::format("\n  FATAL [{}] {}\n    hint: {}", f.code, f.message, f.hint);
