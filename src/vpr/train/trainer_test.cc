@@ -2,15 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 
 #include <unistd.h>
 
+#include "vpr/app/extract.h"
 #include "vpr/data/synthetic.h"
 #include "vpr/model/model_io.h"
 #include "vpr/train/run_dir.h"
+#include "vpr/test_config.h"
 #include "vpr/util/check.h"
 
 namespace vpr {
@@ -162,6 +165,18 @@ TEST(Trainer, TinyRunLowersTheLossAndWritesTheRunFolder) {
   EXPECT_EQ(loaded.path, run.BestPath());
   EXPECT_EQ(loaded.info.value("epoch", -1), r.best_epoch);
   EXPECT_THROW(Train(model, Route(), nullptr, o), Error);  // refuses to overwrite a run
+
+  // Interop: PyTorch loads the best checkpoint strictly into the reference model and
+  // computes the descriptors vpr computes with it.
+  if (std::system((std::string(VPR_ORACLE_PYTHON) + " -c 'import torch, torchvision' 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << VPR_ORACLE_PYTHON << " has no torch/torchvision (install python3-torch) for the interop check";
+  std::vector<std::string> images(Route().database.begin(), Route().database.begin() + 3);
+  const std::string npy = (fs::path(o.out_dir) / "interop.npy").string();
+  WriteDescriptors(npy, ExtractDescriptors(loaded.model, images, ExtractOptions{}));
+  const std::string cmd = std::string(VPR_ORACLE_PYTHON) + " " + VPR_SOURCE_DIR +
+                          "/tests/oracle/check_roundtrip.py " + run.BestPath() + " --images " + NamesPathFor(npy) +
+                          " --reference " + npy;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
 TEST(Trainer, ResumeContinuesBitIdentically) {
