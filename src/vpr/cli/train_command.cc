@@ -7,6 +7,7 @@
 #include "vpr/cli/commands.h"
 #include "vpr/cli/flags.h"
 #include "vpr/data/load_dataset.h"
+#include "vpr/eval/dataset_doctor.h"
 #include "vpr/train/trainer.h"
 #include "vpr/util/check.h"
 #include "vpr/util/logging.h"
@@ -132,10 +133,12 @@ int RunTrainCommand(int argc, char** argv) {
   options.extra_flags = {{"command_line", args}};
   options.Check();
   Dataset train = LoadDataset(dataset_flags.Resolve());
+  CheckDatasetBeforeUse(train);
   std::optional<Dataset> val;
   if (val_flags.Given()) {
     val_flags.source.Check();
     val = LoadDataset(val_flags.source);
+    CheckDatasetBeforeUse(*val);
   } else {
     Log().warn("train: no validation set (--val-dataset or --val-db/--val-queries): the best checkpoint is the one "
                "with the lowest training loss");
