@@ -2,7 +2,9 @@
 // input size, thread count and run: one step = forward and backward of a tuple batch
 // (1 query, 1 positive, 10 negatives) with the triplet loss, then an SGD step; the last
 // encoder block and NetVLAD trained (`vpr train --train-blocks 1`). Prints steps/s of
-// each and the ratio vpr / reference.
+// each and the ratio vpr / reference, twice: vpr computing every layer (as the reference
+// does) and vpr as `vpr train` runs, with the frozen layers' output of each image kept
+// (frozen_features.h), so a step runs only the trained layers.
 //
 //   build/bench/vpr_bench_train [--arch mobilenet_v2|vgg16] [--steps 5] [--threads 2] [--height 240] [--width 320]
 #include <benchmark/benchmark.h>
@@ -98,39 +100,54 @@ int main(int argc, char** argv) {
   torch::manual_seed(1);
   std::vector<at::Tensor> images;
   for (int i = 0; i < 2 + config.negatives; ++i) images.push_back(torch::rand({3, config.height, config.width}));
-  auto step = [&] {
+  const int64_t first = vpr::FirstTrainedEncoderLayer(model->options().backbone, 1);
+  torch::Tensor kept;
+  {
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> rows;
+    for (const auto& image : images) rows.push_back(model->EncoderPrefix(image.unsqueeze(0), first));
+    kept = torch::cat(rows, 0);
+  }
+  auto step = [&](bool frozen_kept) {
     optimizer->zero_grad();
-    torch::Tensor loss = vpr::TupleTripletLossSum(vpr::ForwardImages(model, images, at::kCPU), options.mining.margin) /
-                         static_cast<double>(config.negatives);
+    torch::Tensor descriptors =
+        frozen_kept ? model->DescribeFrom(kept, first) : vpr::ForwardImages(model, images, at::kCPU);
+    torch::Tensor loss =
+        vpr::TupleTripletLossSum(descriptors, options.mining.margin) / static_cast<double>(config.negatives);
     loss.backward();
     optimizer->step();
   };
-  benchmark::RegisterBenchmark(("vpr/" + config.arch).c_str(),
-                               [&](benchmark::State& state) {
-                                 step();  // warm-up
-                                 for (auto _ : state) step();
-                               })
-      ->Iterations(config.steps)
-      ->Unit(benchmark::kMillisecond)
-      ->UseRealTime();
+  for (bool frozen_kept : {false, true})
+    benchmark::RegisterBenchmark(("vpr/" + config.arch + (frozen_kept ? "/frozen_kept" : "")).c_str(),
+                                 [&step, frozen_kept](benchmark::State& state) {
+                                   step(frozen_kept);  // warm-up
+                                   for (auto _ : state) step(frozen_kept);
+                                 })
+        ->Iterations(config.steps)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   int bench_argc = 1;
   benchmark::Initialize(&bench_argc, argv);
   struct Recorder : benchmark::ConsoleReporter {
-    double seconds = 0;
+    std::vector<double> seconds;  // per benchmark, in registration order
     void ReportRuns(const std::vector<Run>& runs) override {
-      for (const auto& run : runs) seconds = run.GetAdjustedRealTime() / 1e3;
+      for (const auto& run : runs) seconds.push_back(run.GetAdjustedRealTime() / 1e3);
       ConsoleReporter::ReportRuns(runs);
     }
   } recorder;
   benchmark::RunSpecifiedBenchmarks(&recorder);
 
-  double vpr = recorder.seconds > 0 ? 1.0 / recorder.seconds : 0.0;
+  auto rate = [&](size_t i) {
+    return i < recorder.seconds.size() && recorder.seconds[i] > 0 ? 1.0 / recorder.seconds[i] : 0.0;
+  };
   double python = PythonStepsPerSecond(config);
   std::printf("\nTraining step (1 query + 1 positive + %d negatives, %dx%d, forward + backward + SGD), %s%s, "
               "NetVLAD K=%d, %d threads (steps/s)\n",
               config.negatives, config.height, config.width, config.arch.c_str(),
               UseWeights(config) ? " (ImageNet weights)" : " (random weights)", config.clusters, config.threads);
-  std::printf("%-14s %10s %10s %8s\n", "model", "vpr", "python", "ratio");
-  std::printf("%-14s %10.3f %10.3f %8.2f\n", config.arch.c_str(), vpr, python, python > 0 ? vpr / python : 0.0);
+  std::printf("%-40s %10s %10s %8s\n", "vpr step", "vpr", "python", "ratio");
+  const char* rows[] = {"every layer computed (as the reference)", "frozen layers kept (as vpr train)"};
+  for (size_t i = 0; i < 2; ++i)
+    std::printf("%-40s %10.3f %10.3f %8.2f\n", rows[i], rate(i), python, python > 0 ? rate(i) / python : 0.0);
   return 0;
 }

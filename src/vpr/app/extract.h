@@ -16,7 +16,8 @@ namespace vpr {
 struct RuntimeOptions {
   // cpu or cuda (cuda:N for a given GPU).
   std::string device = "cpu";
-  // Intra-op threads of LibTorch; 0 = LibTorch's default (all cores).
+  // Intra-op threads of LibTorch; 0 = its default (one per physical core as it detects them:
+  // 1 on some VMs, where setting this speeds things up).
   int threads = 0;
   void Check() const;
   // Applies the thread count and returns the device (throws when CUDA is unavailable).

@@ -58,7 +58,9 @@ DatasetSource DatasetFlagBinding::Resolve() const {
 
 void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime) {
   app.add_option("--device", runtime.device, "cpu or cuda[:N]")->capture_default_str();
-  app.add_option("--threads", runtime.threads, "CPU threads for the network (0 = all cores)")->capture_default_str();
+  app.add_option("--threads", runtime.threads,
+                 "CPU threads for the network (0 = LibTorch's default: one per physical core it detects, 1 on some VMs)")
+      ->capture_default_str();
 }
 
 }  // namespace vpr

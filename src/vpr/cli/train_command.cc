@@ -75,9 +75,15 @@ void BindTrainOptions(CLI::App& app, TrainOptions& o, std::string& recall_at) {
   app.add_option("--negatives", o.mining.negatives_kept, "hardest violating negatives per tuple")->capture_default_str();
   app.add_option("--negatives-sampled", o.mining.negatives_sampled, "negatives drawn per query before picking")
       ->capture_default_str();
+  app.add_option("--negative-radius", o.mining.negative_radius,
+                 "negatives only beyond this distance, in the set's units (0 = the positive radius)")
+      ->capture_default_str();
   app.add_option("--margin", o.mining.margin, "triplet margin on L2 distances (sqrt(0.1) as pytorch-NetVlad)")
       ->capture_default_str();
   app.add_option("--cache-refresh", o.cache_refresh, "training queries between descriptor-cache refreshes")
+      ->capture_default_str();
+  app.add_option("--feature-cache-mb", o.feature_cache_mb,
+                 "memory (MiB) for the frozen layers' output per image, reused by every tuple (0 = recompute)")
       ->capture_default_str();
   app.add_option("--patience", o.patience, "stop after this many epochs without a better recall (0 = never)")
       ->capture_default_str();
@@ -111,6 +117,12 @@ int RunTrainCommand(int argc, char** argv) {
   app.add_option("--model", model_path, "starting checkpoint (e.g. from vpr cluster), run folder, or backbone file")
       ->required();
   app.add_option("--out", options.out_dir, "run folder")->required();
+  double train_positive_radius = 0;
+  app.add_option("--train-positive-radius", train_positive_radius,
+                 "training positives only within this distance, in the set's units (pytorch-NetVlad's "
+                 "nonTrivPosDistSqThr as a distance, 10 m to Pittsburgh's 25; negatives stay beyond the positive "
+                 "radius); 0 = the file's, else the positive radius")
+      ->capture_default_str();
   app.add_option("--resume", resume_dir, "continue the run in this folder (its stored options, then those given now)");
   dataset_flags.Bind(app);
   val_flags.Bind(app);
@@ -134,6 +146,11 @@ int RunTrainCommand(int argc, char** argv) {
   options.Check();
   Dataset train = LoadDataset(dataset_flags.Resolve());
   CheckDatasetBeforeUse(train);
+  if (train_positive_radius > 0) {
+    train.SetTrainingPositiveRadius(train_positive_radius);
+    Log().info("train: positives within {} {}, negatives beyond {}", train_positive_radius, train.position_unit,
+               train.positive_radius);
+  }
   std::optional<Dataset> val;
   if (val_flags.Given()) {
     val_flags.source.Check();

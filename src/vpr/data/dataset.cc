@@ -17,6 +17,12 @@ void Dataset::Check() const {
   VPR_CHECK(positive_radius >= 0, "the positive radius must be non-negative, got ", positive_radius);
 }
 
+void Dataset::SetTrainingPositiveRadius(double radius) {
+  VPR_CHECK(radius > 0 && radius <= positive_radius, "the training positive radius must be in (0, ", positive_radius,
+            "] ", position_unit, " (the positive radius, where negatives start), got ", radius);
+  non_trivial_radius = radius;
+}
+
 nlohmann::json Dataset::ToJson() const {
   nlohmann::json out = info;
   out["kind"] = kind;

@@ -43,6 +43,11 @@ struct Dataset {
   nlohmann::json ToJson() const;
   // non_trivial_radius, or positive_radius when the file gives none.
   double TrainingPositiveRadius() const { return non_trivial_radius > 0 ? non_trivial_radius : positive_radius; }
+  // Sets non_trivial_radius (--train-positive-radius). Below positive_radius it leaves a
+  // band of images that are neither training positives nor negatives, so near-duplicates
+  // of the positive are never pushed away. Throws vpr::Error when radius is not in
+  // (0, positive_radius].
+  void SetTrainingPositiveRadius(double radius);
 };
 
 // Two traversals of the same route with one image per frame (Gardens Point, Nordland):

@@ -72,5 +72,18 @@ TEST(FrameAlignedDataset, EmptyOrMissingFolderIsAClearError) {
   EXPECT_NE(negative.find("--frame-tolerance"), std::string::npos) << negative;
 }
 
+
+TEST(Dataset, TrainingPositiveRadiusNarrowsPositivesUpToThePositiveRadius) {
+  Dataset d;
+  d.positive_radius = 2;
+  d.position_unit = "frames";
+  EXPECT_EQ(d.TrainingPositiveRadius(), 2);
+  d.SetTrainingPositiveRadius(1);
+  EXPECT_EQ(d.TrainingPositiveRadius(), 1);
+  EXPECT_EQ(d.positive_radius, 2);  // negatives still start beyond 2
+  EXPECT_NE(ErrorOf([&] { d.SetTrainingPositiveRadius(3); }).find("must be in (0, 2] frames"), std::string::npos);
+  EXPECT_NE(ErrorOf([&] { d.SetTrainingPositiveRadius(0); }).find("got 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vpr

@@ -62,18 +62,33 @@ VprModelImpl::VprModelImpl(ModelOptions options) : options_(std::move(options)) 
   std_ = std_.view({1, 3, 1, 1});
 }
 
-torch::Tensor VprModelImpl::LocalFeatures(torch::Tensor images) {
+torch::Tensor VprModelImpl::EncoderPrefix(torch::Tensor images, int64_t end) {
   VPR_CHECK(images.dim() == 4 && images.size(1) == 3, "the model expects N x 3 x H x W images, got ",
             images.sizes());
+  VPR_CHECK(end >= 0 && end <= static_cast<int64_t>(encoder->size()), "internal: encoder prefix end ", end,
+            " outside [0, ", encoder->size(), "]");
   torch::Tensor x = (images - mean_.to(images.device())) / std_.to(images.device());
-  return encoder->forward(x);
+  for (auto it = encoder->begin(); it != encoder->begin() + end; ++it) x = it->forward(x);
+  return x;
 }
 
-torch::Tensor VprModelImpl::forward(torch::Tensor images) {
-  torch::Tensor vlad = pool->forward(LocalFeatures(images));
+torch::Tensor VprModelImpl::DescribeFrom(torch::Tensor x, int64_t begin) {
+  VPR_CHECK(begin >= 0 && begin <= static_cast<int64_t>(encoder->size()), "internal: encoder layer ", begin,
+            " outside [0, ", encoder->size(), "]");
+  for (auto it = encoder->begin() + begin; it != encoder->end(); ++it) x = it->forward(x);
+  torch::Tensor vlad = pool->forward(x);
   if (!wpca) return vlad;
   torch::Tensor reduced = wpca->forward(vlad.unsqueeze(-1).unsqueeze(-1)).flatten(1);
   return torch::nn::functional::normalize(reduced, torch::nn::functional::NormalizeFuncOptions().dim(-1));
+}
+
+torch::Tensor VprModelImpl::LocalFeatures(torch::Tensor images) {
+  return EncoderPrefix(images, static_cast<int64_t>(encoder->size()));
+}
+
+torch::Tensor VprModelImpl::forward(torch::Tensor images) {
+  const auto all = static_cast<int64_t>(encoder->size());
+  return DescribeFrom(EncoderPrefix(images, all), all);
 }
 
 }  // namespace vpr

@@ -42,6 +42,12 @@ class VprModelImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor images);
   // The encoder's local features (N x D x h x w) of images in [0,1].
   torch::Tensor LocalFeatures(torch::Tensor images);
+  // forward() in two parts, so training can keep the output of frozen layers:
+  // forward(images) == DescribeFrom(EncoderPrefix(images, layer), layer) for any layer in
+  // [0, encoder->size()]. EncoderPrefix normalises and runs encoder layers [0, end);
+  // DescribeFrom runs layers [begin, size), NetVLAD and the WPCA layer.
+  torch::Tensor EncoderPrefix(torch::Tensor images, int64_t end);
+  torch::Tensor DescribeFrom(torch::Tensor x, int64_t begin);
 
   const ModelOptions& options() const { return options_; }
   torch::nn::Sequential encoder{nullptr};

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include "vpr/image/image_io.h"
 #include "vpr/util/check.h"
 #include "vpr/util/progress.h"
 
@@ -42,9 +41,9 @@ MappedDescriptorStore::~MappedDescriptorStore() {
 
 namespace {
 
-void ForwardInto(VprModel& model, std::vector<at::Tensor>& batch, const std::vector<int64_t>& rows,
-                 MappedDescriptorStore& store, const at::Device& device) {
-  at::Tensor out = model->forward(at::stack(batch).to(device)).to(at::kCPU, at::kFloat).contiguous();
+void DescribeInto(VprModel& model, FrozenFeatureCache& features, std::vector<std::string>& batch,
+                  std::vector<int64_t>& rows, MappedDescriptorStore& store) {
+  at::Tensor out = DescribeImages(model, features, batch).to(at::kCPU, at::kFloat).contiguous();
   VPR_CHECK(out.size(1) == store.dim(), "the model gives ", out.size(1), "-d descriptors but the cache holds ",
             store.dim());
   VPR_CHECK(torch::isfinite(out).all().item<bool>(), "the model gives NaN or infinite descriptors: training ",
@@ -52,38 +51,28 @@ void ForwardInto(VprModel& model, std::vector<at::Tensor>& batch, const std::vec
   for (size_t k = 0; k < rows.size(); ++k)
     std::memcpy(store.row(rows[k]), out[k].data_ptr<float>(), sizeof(float) * store.dim());
   batch.clear();
+  rows.clear();
 }
 
 }  // namespace
 
-void RefreshDescriptors(VprModel& model, const std::vector<std::string>& images, const std::vector<int64_t>& rows,
-                        MappedDescriptorStore& store, const ExtractOptions& options, const at::Device& device) {
+void RefreshDescriptors(VprModel& model, FrozenFeatureCache& features, const std::vector<std::string>& images,
+                        const std::vector<int64_t>& rows, MappedDescriptorStore& store, const std::string& label,
+                        int batch_size) {
   VPR_CHECK(images.size() == rows.size(), "internal: ", images.size(), " images for ", rows.size(), " rows");
   torch::NoGradGuard no_grad;
   model->eval();
-  Progress progress(options.label, static_cast<int64_t>(images.size()));
-  std::vector<at::Tensor> batch;
+  Progress progress(label, static_cast<int64_t>(images.size()));
+  std::vector<std::string> batch;
   std::vector<int64_t> batch_rows;
   for (size_t i = 0; i < images.size(); ++i) {
-    at::Tensor image;
-    try {
-      image = ResizeImage(LoadImageRgb(images[i]), options.resize);
-    } catch (const std::exception& e) {
-      VPR_THROW("training image '", images[i], "' cannot be read: ", e.what(),
-                "; remove it from the dataset (vpr doctor lists unreadable images)");
-    }
-    if (!batch.empty() && (batch.size() == static_cast<size_t>(options.batch_size) ||
-                           batch.front().sizes() != image.sizes())) {
-      ForwardInto(model, batch, batch_rows, store, device);
-      progress.Add(static_cast<int64_t>(batch_rows.size()));
-      batch_rows.clear();
-    }
-    batch.push_back(image);
+    batch.push_back(images[i]);
     batch_rows.push_back(rows[i]);
-  }
-  if (!batch.empty()) {
-    ForwardInto(model, batch, batch_rows, store, device);
-    progress.Add(static_cast<int64_t>(batch_rows.size()));
+    if (batch.size() == static_cast<size_t>(batch_size) || i + 1 == images.size()) {
+      const auto n = static_cast<int64_t>(batch.size());
+      DescribeInto(model, features, batch, batch_rows, store);
+      progress.Add(n);
+    }
   }
   progress.Finish();
 }

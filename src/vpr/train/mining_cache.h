@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "vpr/app/extract.h"
 #include "vpr/model/vpr_model.h"
+#include "vpr/train/frozen_features.h"
 
 namespace vpr {
 
@@ -34,10 +34,12 @@ class MappedDescriptorStore {
   size_t bytes_ = 0;
 };
 
-// Describes images[i] into store row rows[i], in batches of equal-sized images, in eval
-// mode without gradients (the model is left in eval mode), with progress. An image that cannot be read stops training
-// (tuples would silently lose it): the error names it.
-void RefreshDescriptors(VprModel& model, const std::vector<std::string>& images, const std::vector<int64_t>& rows,
-                        MappedDescriptorStore& store, const ExtractOptions& options, const at::Device& device);
+// Describes images[i] into store row rows[i], batch_size images per pass, in eval mode
+// without gradients (the model is left in eval mode), through the frozen-feature cache,
+// with progress labelled `label`. An image that cannot be read stops training (tuples
+// would silently lose it): the error names it.
+void RefreshDescriptors(VprModel& model, FrozenFeatureCache& features, const std::vector<std::string>& images,
+                        const std::vector<int64_t>& rows, MappedDescriptorStore& store, const std::string& label,
+                        int batch_size);
 
 }  // namespace vpr

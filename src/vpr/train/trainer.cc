@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "vpr/app/eval.h"
-#include "vpr/image/image_io.h"
+#include "vpr/train/frozen_features.h"
 #include "vpr/model/model_io.h"
 #include "vpr/train/mining_cache.h"
 #include "vpr/train/run_dir.h"
@@ -30,6 +30,7 @@ void TrainOptions::Check() const {
   VPR_CHECK(accumulate >= 1, "--accumulate must be >= 1 tuple per step, got ", accumulate);
   VPR_CHECK(clip_grad_norm >= 0, "--clip-grad-norm must be >= 0 (0 = off), got ", clip_grad_norm);
   VPR_CHECK(cache_refresh >= 1, "--cache-refresh must be >= 1 query, got ", cache_refresh);
+  VPR_CHECK(feature_cache_mb >= 0, "--feature-cache-mb must be >= 0 (0 = keep none), got ", feature_cache_mb);
   VPR_CHECK(patience >= 0, "--patience must be >= 0 (0 = never stop early), got ", patience);
   VPR_CHECK(std::find(recall_at.begin(), recall_at.end(), select_recall_at) != recall_at.end(),
             "the best checkpoint is chosen by recall@", select_recall_at, ", which is not among --recall-at");
@@ -57,7 +58,9 @@ nlohmann::json TrainOptions::ToJson() const {
             {"mining", mining.mode},
             {"negatives_sampled", mining.negatives_sampled},
             {"negatives_kept", mining.negatives_kept},
+            {"feature_cache_mb", feature_cache_mb},
             {"margin_l2", mining.margin},
+            {"negative_radius", mining.negative_radius},
             {"recall_at", recall_at},
             {"select_recall_at", select_recall_at},
             {"batch_size", extract.batch_size},
@@ -151,8 +154,10 @@ class Trainer {
  public:
   Trainer(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options)
       : model_(model), train_(train), val_(val), options_(options), run_(options.out_dir),
-        device_(options.extract.runtime.Apply()), miner_(FindTupleCandidates(train), options.mining),
-        rng_(options.seed) {
+        device_(options.extract.runtime.Apply()), miner_(FindTupleCandidates(train, options.mining.negative_radius), options.mining),
+        rng_(options.seed),
+        features_(model_, FirstTrainedEncoderLayer(model_->options().backbone, options.train_blocks),
+                  options.extract.resize, device_, options.feature_cache_mb << 20) {
     model_->to(device_);
     params_ = SetTrainableParameters(model_, options_.train_blocks);
     optimizer_ = MakeOptimizer(options_, params_);
@@ -231,6 +236,9 @@ class Trainer {
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     m.loss = m.steps > 0 ? loss_sum_ / m.steps : 0.0;
     m.images_per_s = step_seconds_ > 0 ? step_images_ / step_seconds_ : 0.0;
+    Log().info("train epoch {}: frozen-layer features of {} images kept ({:.0f} MiB), {} reused, {} computed, {} "
+               "recomputed for lack of --feature-cache-mb", epoch, features_.kept_images(),
+               features_.kept_bytes() / 1048576.0, features_.hits(), features_.misses(), features_.over_budget());
     Log().info("train epoch {}/{}: loss {:.5f}, {} steps, {} tuples, skipped {} (no positive {}, no negative {}, "
                "no violating negative {}), {:.1f} images/s, {}", epoch, options_.epochs, m.loss, m.steps,
                m.mining.tuples, m.mining.skipped(), m.mining.no_positive, m.mining.no_negative,
@@ -256,9 +264,8 @@ class Trainer {
       images.push_back(train_.queries[q]);
       rows.push_back(num_db + q);
     }
-    ExtractOptions extract = options_.extract;
-    extract.label = fmt::format("train epoch {}: mining cache", epoch);
-    RefreshDescriptors(model_, images, rows, store, extract, device_);
+    RefreshDescriptors(model_, features_, images, rows, store, fmt::format("train epoch {}: mining cache", epoch),
+                       options_.extract.batch_size);
   }
 
   void TrainSubset(const std::vector<int64_t>& queries, MappedDescriptorStore& store, int epoch, EpochMetrics& m) {
@@ -286,9 +293,9 @@ class Trainer {
     optimizer_->zero_grad();
     double step_loss = 0;
     for (const auto& t : tuples) {
-      std::vector<at::Tensor> images = {Load(train_.queries[t.query]), Load(train_.database[t.positive])};
-      for (int64_t n : t.negatives) images.push_back(Load(train_.database[n]));
-      torch::Tensor loss = TupleTripletLossSum(ForwardImages(model_, images, device_), options_.mining.margin) /
+      std::vector<std::string> images = {train_.queries[t.query], train_.database[t.positive]};
+      for (int64_t n : t.negatives) images.push_back(train_.database[n]);
+      torch::Tensor loss = TupleTripletLossSum(DescribeImages(model_, features_, images), options_.mining.margin) /
                            static_cast<double>(negatives);
       double value = loss.item<double>();
       VPR_CHECK(std::isfinite(value), "training diverged: the loss is ", value, " at epoch ", epoch, ", step ",
@@ -304,14 +311,6 @@ class Trainer {
     loss_sum_ += step_loss;
     step_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     tuples.clear();
-  }
-
-  at::Tensor Load(const std::string& path) const {
-    try {
-      return ResizeImage(LoadImageRgb(path), options_.extract.resize);
-    } catch (const std::exception& e) {
-      VPR_THROW("training image '", path, "' cannot be read: ", e.what());
-    }
   }
 
   void ReportProgress(int epoch, const EpochMetrics& m) {
@@ -385,6 +384,7 @@ class Trainer {
   at::Device device_;
   TupleMiner miner_;
   std::mt19937_64 rng_;
+  FrozenFeatureCache features_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   TrainState state_;

@@ -52,6 +52,10 @@ struct TrainOptions {
   MiningOptions mining;
   // Training queries between descriptor-cache refreshes (pytorch-NetVlad's cacheRefreshRate).
   int cache_refresh = 1000;
+  // Host memory (MiB) for the outputs of the frozen layers, kept per image so tuples and
+  // refreshes run only the trained layers (frozen_features.h); images beyond it are
+  // recomputed at each use. 0 = keep none.
+  int64_t feature_cache_mb = 4096;
   // Stop after this many epochs without a better validation score (0 = never).
   int patience = 10;
   // Seed of the query order and negative sampling.

@@ -12,6 +12,7 @@ void MiningOptions::Check() const {
   VPR_CHECK(negatives_sampled > 0, "--negatives-sampled must be positive, got ", negatives_sampled);
   VPR_CHECK(negatives_kept > 0, "--negatives must be positive, got ", negatives_kept);
   VPR_CHECK(margin > 0 && std::isfinite(margin), "--margin must be a positive number, got ", margin);
+  VPR_CHECK(negative_radius >= 0, "--negative-radius must be >= 0 (0 = the positive radius), got ", negative_radius);
 }
 
 void MiningStats::Add(MineOutcome outcome) {
@@ -23,13 +24,17 @@ void MiningStats::Add(MineOutcome outcome) {
   }
 }
 
-TupleCandidates FindTupleCandidates(const Dataset& dataset) {
+TupleCandidates FindTupleCandidates(const Dataset& dataset, double negative_radius) {
   dataset.Check();
+  if (negative_radius == 0) negative_radius = dataset.positive_radius;
+  VPR_CHECK(negative_radius >= dataset.positive_radius, "--negative-radius ", negative_radius, " ",
+            dataset.position_unit, " is inside the positive radius ", dataset.positive_radius,
+            ": positives would become negatives; give at least ", dataset.positive_radius);
   TupleCandidates c;
   c.num_database = static_cast<int64_t>(dataset.database.size());
   c.positives = PositivesWithinRadius(dataset.database_positions, dataset.query_positions,
                                       dataset.TrainingPositiveRadius());
-  c.near = PositivesWithinRadius(dataset.database_positions, dataset.query_positions, dataset.positive_radius);
+  c.near = PositivesWithinRadius(dataset.database_positions, dataset.query_positions, negative_radius);
   for (auto* lists : {&c.positives, &c.near})
     for (auto& list : *lists) std::sort(list.begin(), list.end());
   return c;

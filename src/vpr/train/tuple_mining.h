@@ -25,6 +25,10 @@ struct MiningOptions {
   int negatives_kept = 10;
   // Margin on L2 distances: sqrt(0.1), as pytorch-NetVlad's --margin 0.1 used as margin**0.5.
   double margin = std::sqrt(0.1);
+  // Negatives only beyond this distance, in the set's units; 0 = the positive radius (as
+  // pytorch-NetVlad). Larger values leave out places next to the query that look alike
+  // when the two traversals' ground truth is offset (frame-aligned sets).
+  double negative_radius = 0.0;
   void Check() const;
 };
 
@@ -39,10 +43,11 @@ struct TupleCandidates {
   int64_t num_database = 0;
   // Database images within Dataset::TrainingPositiveRadius(), sorted: the positive's candidates.
   std::vector<std::vector<int64_t>> positives;
-  // Database images within Dataset::positive_radius, sorted: never negatives.
+  // Database images within the negative radius, sorted: never negatives.
   std::vector<std::vector<int64_t>> near;
 };
-TupleCandidates FindTupleCandidates(const Dataset& dataset);
+// negative_radius: 0 = dataset.positive_radius; else at least that (throws vpr::Error).
+TupleCandidates FindTupleCandidates(const Dataset& dataset, double negative_radius = 0.0);
 
 enum class MineOutcome { kTuple, kNoPositive, kNoNegative, kNoViolatingNegative };
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "vpr/train/triplet_loss.h"
@@ -39,6 +40,30 @@ TEST(TupleMining, CandidatesFromPositions) {
   TupleCandidates c = FindTupleCandidates(d);
   EXPECT_EQ(c.positives[0], (std::vector<int64_t>{0}));
   EXPECT_EQ(c.near[0], (std::vector<int64_t>{0, 1}));
+}
+
+TEST(TupleMining, NegativeRadiusWidensTheBandThatIsNeverNegative) {
+  TupleCandidates c = FindTupleCandidates(LineDataset(), 3.0);
+  EXPECT_EQ(c.positives[0], (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(c.near[0], (std::vector<int64_t>{0, 1, 2, 3}));
+  MiningOptions options;
+  options.negatives_kept = 8;
+  TupleMiner miner(std::move(c), options);
+  std::vector<float> db = {0.5f, 0.4f, 0.0f, 0.0f, 0.1f, 0.1f, 0.1f, 0.1f};  // 2 and 3 are closest of all
+  float q = 0.0f;
+  std::mt19937_64 rng(1);
+  TrainingTuple t;
+  ASSERT_EQ(miner.Mine(0, &q, db.data(), 1, rng, &t), MineOutcome::kTuple);
+  EXPECT_EQ(t.positive, 1);
+  std::sort(t.negatives.begin(), t.negatives.end());
+  EXPECT_EQ(t.negatives, (std::vector<int64_t>{4, 5, 6, 7}));
+  try {
+    FindTupleCandidates(LineDataset(), 0.5);
+    FAIL() << "a negative radius inside the positive radius must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--negative-radius 0.5 m is inside the positive radius 1"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(TupleMining, NearestPositiveAndHardestViolatingNegatives) {
