@@ -48,6 +48,7 @@ at::Tensor SampleLocalFeatures(VprModel& model, size_t count, const ImageLoader&
 }
 
 void InitNetVLADFromSamples(VprModel& model, const at::Tensor& samples, const ClusterOptions& options) {
+  VPR_CHECK(model->pool, "k-means initialises NetVLAD, but this model pools with '", model->options().pooling, "'");
   int64_t k = model->options().netvlad.num_clusters, d = samples.size(1);
   VPR_CHECK(samples.size(0) >= k, "k-means needs at least K = ", k, " local features, got ", samples.size(0),
             ": use more images or more samples per image");

@@ -47,6 +47,8 @@ at::Tensor ReadCentroids(const std::string& path, const VprModel& model) {
 ClusterImagesResult ClusterImages(VprModel& model, const std::vector<std::string>& paths,
                                   const ClusterImagesOptions& options) {
   options.Check();
+  VPR_CHECK(model->options().IsNetVLAD(), "vpr cluster initialises NetVLAD centroids, but the model pools with '",
+            model->options().pooling, "': drop --pooling (or pass --pooling netvlad)");
   auto start = std::chrono::steady_clock::now();
   ClusterImagesResult result;
   // Read the centroids first: a wrong file should fail before minutes of sampling.

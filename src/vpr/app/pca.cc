@@ -29,7 +29,7 @@ VprModel CopyWithWpcaDim(VprModel& model, int64_t wpca_dim, const StateDict& ext
 }  // namespace
 
 VprModel SetWpca(VprModel& model, const at::Tensor& weight, const at::Tensor& bias) {
-  const int64_t in = model->options().netvlad.num_clusters * model->options().netvlad.dim;
+  const int64_t in = model->options().PooledDim();
   VPR_CHECK((weight.dim() == 2 || (weight.dim() == 4 && weight.size(2) == 1 && weight.size(3) == 1)) &&
                 weight.size(1) == in,
             "the WPCA weight must be out x K*D (K*D = ", in, " for this model), got ", weight.sizes());

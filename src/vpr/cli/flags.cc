@@ -9,6 +9,9 @@ void ModelFlagBinding::Bind(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--clusters", flags.clusters, "NetVLAD clusters K (0 = inferred; 64 for a backbone-only file)")
       ->capture_default_str();
+  app.add_option("--pooling", flags.pooling,
+                 "netvlad | avg | max (global average / max pooling, the baselines); default: the file's, else netvlad")
+      ->check(CLI::IsMember({"netvlad", "avg", "max"}));
   vladv2_opt = app.add_flag("--vladv2", vladv2, "NetVLAD with assignment bias (default: inferred; off for backbone files)");
   app.add_option("--normalize", flags.normalize,
                  "input normalisation: imagenet (torchvision mean/std) or tf (mean=std=0.5, [-1,1]); "

@@ -197,7 +197,7 @@ namespace {
 // The K*D-d descriptors WPCA is fitted on: read from --descriptors, or extracted from
 // --images with `model` (which has no WPCA layer).
 at::Tensor TrainingDescriptors(VprModel& model, const PcaCommandOptions& options) {
-  const int64_t full = model->options().netvlad.num_clusters * model->options().netvlad.dim;
+  const int64_t full = model->options().PooledDim();
   at::Tensor x;
   if (!options.descriptors.empty()) {
     NpyMatrix m = ReadNpy(options.descriptors);

@@ -161,7 +161,7 @@ int RunTrainCommand(int argc, char** argv) {
                "with the lowest training loss");
   }
   LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
-  if (loaded.kind == "backbone")
+  if (loaded.kind == "backbone" && loaded.model->options().IsNetVLAD())
     Log().warn("train: '{}' has no NetVLAD centroids (random ones are used); run `vpr cluster` first", model_path);
   TrainResult result = Train(loaded.model, train, val ? &*val : nullptr, options);
   Log().info("train: best epoch {} (score {:.4f}){}; model: {}/checkpoints/model_best.pth.tar", result.best_epoch,

@@ -100,7 +100,9 @@ nlohmann::json InfoFromRunFlags(const nlohmann::json& flags) {
   nlohmann::json info = nlohmann::json::object();
   if (flags.contains("pooling")) {
     std::string pooling = flags["pooling"].get<std::string>();
-    VPR_CHECK(pooling == "netvlad", "flags.json says pooling '", pooling, "': vpr supports netvlad only");
+    VPR_CHECK(pooling == "netvlad" || pooling == "avg" || pooling == "max", "flags.json says pooling '", pooling,
+              "': vpr supports netvlad, avg and max");
+    info["pooling"] = pooling;
   }
   if (flags.contains("arch")) info["arch"] = flags["arch"];
   if (flags.contains("num_clusters")) info["num_clusters"] = flags["num_clusters"];
@@ -124,22 +126,31 @@ ModelOptions InferModelOptions(const StateDict& state, const nlohmann::json& inf
   options.backbone.tf_padding = flags.tf_padding.value_or(info.value("tf_padding", false));
 
   const at::Tensor* centroids = Find(state, "pool.centroids");
-  VPR_CHECK(centroids && centroids->dim() == 2, "no NetVLAD layer: pool.centroids is missing or not K x D");
-  int64_t k = centroids->size(0);
-  CheckAgrees("--clusters", flags.clusters, k, flags.clusters > 0, "pool.centroids has K rows");
-  options.netvlad.num_clusters = k;
-  bool vladv2 = HasKey(state, "pool.conv.bias");
-  CheckAgrees("--vladv2", flags.vladv2.value_or(vladv2), vladv2, flags.vladv2.has_value(),
-              "vladv2 <=> pool.conv.bias present");
-  options.netvlad.vladv2 = vladv2;
+  std::string pooling = !flags.pooling.empty() ? flags.pooling : info.value("pooling", centroids ? "netvlad" : "");
+  VPR_CHECK(!pooling.empty(), "no NetVLAD layer (pool.centroids is missing) and no pooling recorded: pass "
+            "--pooling avg or --pooling max for a model that pools globally");
+  options.pooling = pooling;
+  if (pooling == "netvlad") {
+    VPR_CHECK(centroids && centroids->dim() == 2, "no NetVLAD layer: pool.centroids is missing or not K x D");
+    int64_t k = centroids->size(0);
+    CheckAgrees("--clusters", flags.clusters, k, flags.clusters > 0, "pool.centroids has K rows");
+    options.netvlad.num_clusters = k;
+    bool vladv2 = HasKey(state, "pool.conv.bias");
+    CheckAgrees("--vladv2", flags.vladv2.value_or(vladv2), vladv2, flags.vladv2.has_value(),
+                "vladv2 <=> pool.conv.bias present");
+    options.netvlad.vladv2 = vladv2;
+  } else {
+    VPR_CHECK(!centroids, "--pooling ", pooling, " asked for, but the checkpoint has a NetVLAD layer "
+              "(pool.centroids); global pooling applies to backbone files and avg/max models");
+  }
   if (const at::Tensor* w = Find(state, "WPCA.0.weight")) options.wpca_dim = w->size(0);
   std::string file_norm = info.value("normalize", "");
   VPR_CHECK(flags.normalize.empty() || file_norm.empty() || flags.normalize == file_norm, "--normalize ",
             flags.normalize, " contradicts the checkpoint, which was saved with normalize ", file_norm);
   options.normalize = !flags.normalize.empty() ? flags.normalize : (file_norm.empty() ? "imagenet" : file_norm);
   options.Resolve();
-  VPR_CHECK(centroids->size(1) == options.netvlad.dim, "pool.centroids is ", centroids->sizes(), " but the ",
-            arch, " encoder (cut ", cut, ") gives ", options.netvlad.dim, "-d features");
+  VPR_CHECK(!centroids || centroids->size(1) == options.netvlad.dim, "pool.centroids is ", centroids->sizes(),
+            " but the ", arch, " encoder (cut ", cut, ") gives ", options.netvlad.dim, "-d features");
   return options;
 }
 
@@ -208,6 +219,7 @@ LoadedModel LoadBackboneFile(const std::string& path, const StateDict& state, co
   options.netvlad.num_clusters = flags.clusters > 0 ? flags.clusters : 64;
   options.netvlad.vladv2 = flags.vladv2.value_or(false);
   options.normalize = flags.normalize.empty() ? "imagenet" : flags.normalize;
+  options.pooling = flags.pooling.empty() ? "netvlad" : flags.pooling;
   options.Resolve();
 
   StateDict encoder_state;
@@ -219,6 +231,11 @@ LoadedModel LoadBackboneFile(const std::string& path, const StateDict& state, co
   }
   LoadedModel loaded{VprModel(options), path, format, "backbone", nlohmann::json::object()};
   LoadStateDict(*loaded.model->encoder, encoder_state, path);
+  if (!options.IsNetVLAD()) {
+    Log().info("'{}': torchvision {} backbone ({} tensors used, {} outside the cut ignored), global {} pooling", path,
+               arch, encoder_state.size(), ignored, options.pooling);
+    return loaded;
+  }
   torch::manual_seed(flags.seed);
   loaded.model->pool->InitRandom();
   Log().info("'{}': torchvision {} backbone ({} tensors used, {} outside the cut ignored); NetVLAD K={} has "

@@ -27,6 +27,8 @@ struct ModelFlags {
   std::string normalize;
   // --tf-padding (unset = what a vpr checkpoint says, else off).
   std::optional<bool> tf_padding;
+  // --pooling netvlad|avg|max ("" = what the file says, else netvlad).
+  std::string pooling;
   // Seed of fresh NetVLAD centroids for backbone-only files.
   uint64_t seed = 0;
 };

@@ -136,5 +136,47 @@ TEST(ModelIo, BackboneOnlyFileGetsAFreshNetVLAD) {
                            model->encoder->named_parameters()["0.weight"]));
 }
 
+// avg / max pooling (pytorch-NetVlad's --pooling avg|max): a backbone file with --pooling
+// gives the baseline; saved, it keeps only encoder.* keys and remembers its pooling.
+TEST(ModelIo, GlobalPoolingModelsLoadFromBackbonesAndRoundTrip) {
+  VprModel netvlad = SmallModel();
+  StateDict torchvision;
+  for (const auto& [key, value] : ModelStateDict(*netvlad->encoder)) torchvision.emplace_back("features." + key, value);
+  std::string backbone = TempPath("backbone_for_avg.pth");
+  SaveCheckpoint(backbone, torchvision, nlohmann::json::object());
+  for (std::string pooling : {"avg", "max"}) {
+    ModelFlags flags;
+    flags.cut = 4;
+    flags.pooling = pooling;
+    LoadedModel loaded = LoadModel(backbone, flags);
+    VprModel& model = loaded.model;
+    ASSERT_EQ(model->options().pooling, pooling);
+    EXPECT_EQ(model->options().DescriptorDim(), 64);
+    EXPECT_FALSE(model->pool);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    torch::Tensor x = torch::rand({2, 3, 20, 24});
+    torch::Tensor local = model->LocalFeatures(x);
+    torch::Tensor pooled = pooling == "avg" ? local.mean({2, 3}) : local.amax({2, 3});
+    torch::Tensor expected = pooled / pooled.norm(2, 1, true);
+    EXPECT_TRUE(torch::allclose(model->forward(x), expected, 1e-5, 1e-6)) << pooling;
+
+    std::string saved = TempPath(pooling + "_model.pth");
+    SaveModel(saved, model);
+    for (const auto& [key, value] : ExtractStateDict(LoadTorchFile(saved), saved))
+      EXPECT_EQ(key.rfind("encoder.", 0), 0u) << key;
+    LoadedModel again = LoadModel(saved, {});
+    EXPECT_EQ(again.model->options().pooling, pooling);
+    EXPECT_TRUE(torch::equal(again.model->forward(x), model->forward(x))) << pooling;
+  }
+  std::string with_netvlad = TempPath("netvlad_not_avg.pth");
+  SaveModel(with_netvlad, netvlad);
+  ModelFlags avg;
+  avg.pooling = "avg";
+  EXPECT_NE(ErrorOf([&] { LoadModel(with_netvlad, avg); }).find("--pooling avg asked for, but the checkpoint has a "
+                                                                   "NetVLAD layer"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace vpr

@@ -17,19 +17,23 @@ void ModelOptions::Check() const {
             backbone.arch, " encoder's ", backbone.OutputDim(), " channels");
   VPR_CHECK(normalize == "imagenet" || normalize == "tf", "unknown --normalize '", normalize,
             "': use imagenet (torchvision mean/std) or tf (mean = std = 0.5)");
-  VPR_CHECK(wpca_dim >= 0 && wpca_dim <= netvlad.num_clusters * netvlad.dim, "WPCA dimension ",
-            wpca_dim, " must be between 0 and K*D = ", netvlad.num_clusters * netvlad.dim);
+  VPR_CHECK(pooling == "netvlad" || pooling == "avg" || pooling == "max", "unknown --pooling '", pooling,
+            "': use netvlad, avg (global average pooling) or max (global max pooling)");
+  VPR_CHECK(wpca_dim >= 0 && wpca_dim <= PooledDim(), "WPCA dimension ", wpca_dim,
+            " must be between 0 and the pooled dimension ", PooledDim());
 }
 
-int64_t ModelOptions::DescriptorDim() const {
-  return wpca_dim > 0 ? wpca_dim : netvlad.num_clusters * netvlad.dim;
-}
+int64_t ModelOptions::PooledDim() const { return IsNetVLAD() ? netvlad.num_clusters * netvlad.dim : netvlad.dim; }
+
+int64_t ModelOptions::DescriptorDim() const { return wpca_dim > 0 ? wpca_dim : PooledDim(); }
 
 std::string ModelOptions::Describe() const {
   std::string s = backbone.arch + " cut " + std::to_string(backbone.ResolvedCut()) + " (" +
                   std::to_string(netvlad.dim) + "-d" + (backbone.tf_padding ? ", TF padding" : "") +
-                  ") + NetVLAD K=" + std::to_string(netvlad.num_clusters) +
-                  (netvlad.vladv2 ? " vladv2" : " vladv1");
+                  ") + " +
+                  (IsNetVLAD() ? "NetVLAD K=" + std::to_string(netvlad.num_clusters) +
+                                     (netvlad.vladv2 ? " vladv2" : " vladv1")
+                               : "global " + pooling + " pooling");
   if (wpca_dim > 0) s += " + WPCA";
   return s + " -> " + std::to_string(DescriptorDim()) + "-d, normalize " + normalize;
 }
@@ -39,6 +43,7 @@ nlohmann::json ModelOptions::ToJson() const {
           {"arch", backbone.arch},
           {"cut", backbone.ResolvedCut()},
           {"tf_padding", backbone.tf_padding},
+          {"pooling", pooling},
           {"num_clusters", netvlad.num_clusters},
           {"dim", netvlad.dim},
           {"vladv2", netvlad.vladv2},
@@ -49,9 +54,9 @@ nlohmann::json ModelOptions::ToJson() const {
 VprModelImpl::VprModelImpl(ModelOptions options) : options_(std::move(options)) {
   options_.Resolve();
   encoder = register_module("encoder", MakeEncoder(options_.backbone));
-  pool = register_module("pool", NetVLAD(options_.netvlad));
+  if (options_.IsNetVLAD()) pool = register_module("pool", NetVLAD(options_.netvlad));
   if (options_.wpca_dim > 0) {
-    int64_t in = options_.netvlad.num_clusters * options_.netvlad.dim;
+    int64_t in = options_.PooledDim();
     wpca = register_module("WPCA", torch::nn::Sequential(torch::nn::Conv2d(
                                        torch::nn::Conv2dOptions(in, options_.wpca_dim, 1))));
   }
@@ -76,10 +81,14 @@ torch::Tensor VprModelImpl::DescribeFrom(torch::Tensor x, int64_t begin) {
   VPR_CHECK(begin >= 0 && begin <= static_cast<int64_t>(encoder->size()), "internal: encoder layer ", begin,
             " outside [0, ", encoder->size(), "]");
   for (auto it = encoder->begin() + begin; it != encoder->end(); ++it) x = it->forward(x);
-  torch::Tensor vlad = pool->forward(x);
-  if (!wpca) return vlad;
-  torch::Tensor reduced = wpca->forward(vlad.unsqueeze(-1).unsqueeze(-1)).flatten(1);
-  return torch::nn::functional::normalize(reduced, torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  namespace F = torch::nn::functional;
+  torch::Tensor pooled;
+  if (pool) pooled = pool->forward(x);
+  else if (options_.pooling == "avg") pooled = F::normalize(x.mean({2, 3}), F::NormalizeFuncOptions().dim(1));
+  else pooled = F::normalize(x.amax({2, 3}), F::NormalizeFuncOptions().dim(1));
+  if (!wpca) return pooled;
+  torch::Tensor reduced = wpca->forward(pooled.unsqueeze(-1).unsqueeze(-1)).flatten(1);
+  return F::normalize(reduced, F::NormalizeFuncOptions().dim(-1));
 }
 
 torch::Tensor VprModelImpl::LocalFeatures(torch::Tensor images) {

@@ -15,7 +15,11 @@ namespace vpr {
 
 struct ModelOptions {
   BackboneOptions backbone;
-  // netvlad.dim is set from the backbone by Resolve().
+  // How local features become one descriptor, with pytorch-NetVlad's names: "netvlad",
+  // "avg" (global average pooling, L2-normalised) or "max" (global max pooling,
+  // L2-normalised): the baselines NetVLAD is measured against.
+  std::string pooling = "netvlad";
+  // netvlad.dim is set from the backbone by Resolve(); K and vladv2 matter for "netvlad" only.
   NetVLADOptions netvlad;
   // Input normalisation of RGB in [0,1]: "imagenet" (torchvision mean/std) or "tf"
   // (mean = std = 0.5, i.e. [-1,1], Keras' "tf" mode; the MobileNetV2 weights in ../shared).
@@ -26,7 +30,10 @@ struct ModelOptions {
   // Fills derived fields (netvlad.dim) and checks everything; throws vpr::Error.
   void Resolve();
   void Check() const;
-  // Descriptor length: wpca_dim when set, else K * D.
+  bool IsNetVLAD() const { return pooling == "netvlad"; }
+  // Length of the pooled descriptor: K * D for NetVLAD, D for avg and max.
+  int64_t PooledDim() const;
+  // Descriptor length: wpca_dim when set, else PooledDim().
   int64_t DescriptorDim() const;
   // One line for logs: "vgg16 cut 29 (512-d) + NetVLAD K=64 vladv1 -> 32768-d, normalize imagenet".
   std::string Describe() const;
@@ -51,7 +58,7 @@ class VprModelImpl : public torch::nn::Module {
 
   const ModelOptions& options() const { return options_; }
   torch::nn::Sequential encoder{nullptr};
-  NetVLAD pool{nullptr};
+  NetVLAD pool{nullptr};  // null unless options().IsNetVLAD()
   torch::nn::Sequential wpca{nullptr};  // registered as "WPCA" when options.wpca_dim > 0
 
  private:

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "vpr/app/eval.h"
-#include "vpr/train/frozen_features.h"
 #include "vpr/model/model_io.h"
+#include "vpr/train/frozen_features.h"
 #include "vpr/train/mining_cache.h"
 #include "vpr/train/run_dir.h"
 #include "vpr/train/triplet_loss.h"
@@ -51,7 +51,6 @@ nlohmann::json TrainOptions::ToJson() const {
           {"cacheRefreshRate", cache_refresh},
           {"patience", patience},
           {"seed", seed},
-          {"pooling", "netvlad"},
           {"vpr_train",
            {{"train_blocks", train_blocks},
             {"clip_grad_norm", clip_grad_norm},
@@ -103,7 +102,8 @@ std::vector<torch::Tensor> SetTrainableParameters(VprModel& model, int train_blo
   const auto children = model->encoder->children();
   for (size_t i = first; i < children.size(); ++i)
     for (auto& p : children[i]->parameters()) p.set_requires_grad(true);
-  for (auto& p : model->pool->parameters()) p.set_requires_grad(true);
+  if (model->pool)
+    for (auto& p : model->pool->parameters()) p.set_requires_grad(true);
   std::vector<torch::Tensor> trained;
   for (auto& p : model->parameters())
     if (p.requires_grad()) trained.push_back(p);
@@ -154,8 +154,8 @@ class Trainer {
  public:
   Trainer(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options)
       : model_(model), train_(train), val_(val), options_(options), run_(options.out_dir),
-        device_(options.extract.runtime.Apply()), miner_(FindTupleCandidates(train, options.mining.negative_radius), options.mining),
-        rng_(options.seed),
+        device_(options.extract.runtime.Apply()),
+        miner_(FindTupleCandidates(train, options.mining.negative_radius), options.mining), rng_(options.seed),
         features_(model_, FirstTrainedEncoderLayer(model_->options().backbone, options.train_blocks),
                   options.extract.resize, device_, options.feature_cache_mb << 20) {
     model_->to(device_);
@@ -206,8 +206,8 @@ class Trainer {
               run_.dir(), " or choose another --out");
     nlohmann::json flags = options_.ToJson();
     const ModelOptions& mo = model_->options();
-    flags.update({{"arch", mo.backbone.arch}, {"num_clusters", mo.netvlad.num_clusters}, {"vladv2", mo.netvlad.vladv2},
-                  {"vpr", mo.ToJson()}});
+    flags.update({{"arch", mo.backbone.arch}, {"pooling", mo.pooling}, {"num_clusters", mo.netvlad.num_clusters},
+                  {"vladv2", mo.netvlad.vladv2}, {"vpr", mo.ToJson()}});
     flags.update(options_.extra_flags);
     run_.WriteFlags(flags);
     std::remove(run_.MetricsPath().c_str());
