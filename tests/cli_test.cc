@@ -93,6 +93,35 @@ TEST(Cli, ExtractSkipsACorruptImageReportsItAndWritesTheRest) {
   EXPECT_TRUE(fs::exists(out));
 }
 
+TEST(Cli, GlobalPoolingBaselineFromABackboneFileAndNotForCluster) {
+  fs::path dir = Scratch("pooling");
+  StateDict torchvision;
+  torch::manual_seed(4);
+  ModelOptions options;
+  options.backbone.cut = 4;
+  VprModel model(options);
+  for (const auto& [key, value] : ModelStateDict(*model->encoder)) torchvision.emplace_back("features." + key, value);
+  std::string backbone = (dir / "vgg_features.pth").string();
+  SaveCheckpoint(backbone, torchvision, nlohmann::json::object());
+  cv::Mat image(24, 32, CV_8UC3);
+  cv::randu(image, 0, 255);
+  fs::create_directories(dir / "images");
+  cv::imwrite((dir / "images" / "a.png").string(), image);
+  CliRun run = Vpr("extract --model " + backbone + " --backbone vgg16 --cut 4 --pooling max --images " +
+                   (dir / "images").string() + " --out " + (dir / "max.npy").string() + " --json");
+  ASSERT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("global max pooling"), std::string::npos) << run.output;
+  nlohmann::json summary = nlohmann::json::parse(run.output.substr(run.output.find("{\n")));
+  EXPECT_EQ(summary["dim"], 64);  // conv1_2's channels, no NetVLAD
+
+  CliRun cluster = Vpr("cluster --model " + backbone + " --backbone vgg16 --cut 4 --pooling avg --images " +
+                       (dir / "images").string() + " --out " + (dir / "c.pth").string());
+  EXPECT_EQ(cluster.code, 2) << cluster.output;
+  EXPECT_NE(cluster.output.find("vpr cluster initialises NetVLAD centroids, but the model pools with 'avg'"),
+            std::string::npos)
+      << cluster.output;
+}
+
 TEST(Cli, ExtractOnAnEmptyFolderFailsWithAClearMessage) {
   fs::path dir = Scratch("empty");
   CliRun run = Vpr("extract --model " + SmallCheckpoint() + " --images " + dir.string() + " --out " +
