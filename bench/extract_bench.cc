@@ -9,14 +9,12 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 #include <map>
-#include <memory>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "vpr/model/model_io.h"
+#include "python_reference.h"
 #include "vpr/test_config.h"
 
 namespace {
@@ -58,22 +56,11 @@ class Recorder : public benchmark::ConsoleReporter {
 };
 
 double PythonImagesPerSecond(const std::string& arch, const std::string& netvlad, const Config& c) {
-  std::string cmd = std::string(VPR_ORACLE_PYTHON) + " " + VPR_SOURCE_DIR + "/bench/python_extract.py --json --arch " +
-                    arch + " --netvlad " + netvlad + " --images " + std::to_string(c.images) + " --threads " +
-                    std::to_string(c.threads) + " --height " + std::to_string(c.height) + " --width " +
-                    std::to_string(c.width) + " --num-clusters " + std::to_string(c.clusters);
-  if (arch == "mobilenet_v2" && std::filesystem::exists(kMobileNetWeights)) cmd += " --weights " + kMobileNetWeights;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return 0;
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
-  try {
-    return nlohmann::json::parse(out.substr(out.find('{')))["images_per_s"].get<double>();
-  } catch (const std::exception&) {
-    std::cerr << "python reference failed: " << cmd << "\n" << out << "\n";
-    return 0;
-  }
+  std::string args = "--arch " + arch + " --netvlad " + netvlad + " --images " + std::to_string(c.images) +
+                     " --threads " + std::to_string(c.threads) + " --height " + std::to_string(c.height) +
+                     " --width " + std::to_string(c.width) + " --num-clusters " + std::to_string(c.clusters);
+  if (arch == "mobilenet_v2" && std::filesystem::exists(kMobileNetWeights)) args += " --weights " + kMobileNetWeights;
+  return vpr_bench::PythonReference("python_extract.py", args, "images_per_s");
 }
 
 }  // namespace

@@ -12,13 +12,11 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
-#include <memory>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "vpr/model/model_io.h"
+#include "python_reference.h"
 #include "vpr/test_config.h"
 #include "vpr/train/trainer.h"
 #include "vpr/train/triplet_loss.h"
@@ -59,23 +57,12 @@ vpr::VprModel MakeModel(const Config& c) {
 }
 
 double PythonStepsPerSecond(const Config& c) {
-  std::string cmd = std::string(VPR_ORACLE_PYTHON) + " " + VPR_SOURCE_DIR + "/bench/python_train_step.py --json" +
-                    " --arch " + c.arch + " --steps " + std::to_string(c.steps) + " --threads " +
-                    std::to_string(c.threads) + " --height " + std::to_string(c.height) + " --width " +
-                    std::to_string(c.width) + " --negatives " + std::to_string(c.negatives) + " --num-clusters " +
-                    std::to_string(c.clusters);
-  if (UseWeights(c)) cmd += " --weights " + kMobileNetWeights;
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) return 0;
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
-  try {
-    return nlohmann::json::parse(out.substr(out.find('{')))["steps_per_s"].get<double>();
-  } catch (const std::exception&) {
-    std::cerr << "python reference failed: " << cmd << "\n" << out << "\n";
-    return 0;
-  }
+  std::string args = "--arch " + c.arch + " --steps " + std::to_string(c.steps) + " --threads " +
+                     std::to_string(c.threads) + " --height " + std::to_string(c.height) + " --width " +
+                     std::to_string(c.width) + " --negatives " + std::to_string(c.negatives) + " --num-clusters " +
+                     std::to_string(c.clusters);
+  if (UseWeights(c)) args += " --weights " + kMobileNetWeights;
+  return vpr_bench::PythonReference("python_train_step.py", args, "steps_per_s");
 }
 
 }  // namespace
