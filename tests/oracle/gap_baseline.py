@@ -13,20 +13,13 @@ import argparse
 import os
 import sys
 
-import faiss
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_model as R  # noqa: E402
-
-RECALL_AT = (1, 5, 10, 20)
-
-
-def image_paths(folder):
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                  if f.lower().endswith((".jpg", ".jpeg", ".png")))
+from gardens_point_reference import RECALL_AT, image_paths, recall  # noqa: E402
 
 
 @torch.no_grad()
@@ -53,15 +46,11 @@ def main():
     model = R.build_model("mobilenet_v2", args.cut, normalize="tf", tf_padding=True,
                           torchvision_state_dict=torch.load(args.weights, map_location="cpu"))
     db = describe(model, image_paths(args.db), args.max_side)
-    index = faiss.IndexFlatL2(db.shape[1])
-    index.add(db)
     for folder in args.queries:
         queries = describe(model, image_paths(folder), args.max_side)
-        _, ids = index.search(queries, max(RECALL_AT))
-        truth = np.abs(ids - np.arange(len(queries))[:, None]) <= args.tolerance
-        recall = " ".join(f"R@{n} {100.0 * truth[:, :n].any(axis=1).mean():.1f}" for n in RECALL_AT)
-        print(f"GAP {os.path.basename(os.path.normpath(folder))}: {recall} ({len(queries)} queries, "
-              f"{db.shape[1]}-d)")
+        hits, _ = recall(db, queries, args.tolerance)
+        text = " ".join(f"R@{n} {100.0 * hits[n] / len(queries):.1f}" for n in RECALL_AT)
+        print(f"GAP {os.path.basename(os.path.normpath(folder))}: {text} ({len(queries)} queries, {db.shape[1]}-d)")
 
 
 if __name__ == "__main__":
