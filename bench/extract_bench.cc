@@ -25,6 +25,7 @@ struct Config {
   int height = 480;
   int width = 640;
   int clusters = 64;
+  std::string precision = "fp32";
 };
 
 const std::string kMobileNetWeights = std::string(VPR_SHARED_DIR) + "/data/weights/mobilenet_v2_imagenet.pth";
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   app.add_option("--height", config.height)->capture_default_str();
   app.add_option("--width", config.width)->capture_default_str();
   app.add_option("--clusters", config.clusters)->capture_default_str();
+  app.add_option("--precision", config.precision, "fp32 | bf16")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   torch::set_num_threads(config.threads);
 
@@ -81,6 +83,7 @@ int main(int argc, char** argv) {
   torch::Tensor input = torch::rand({1, 3, config.height, config.width});
   for (const auto& arch : archs) {
     models.emplace(arch, MakeModel(arch, config));
+    models.at(arch)->SetInferencePrecision(config.precision == "bf16" ? vpr::Precision::kBf16 : vpr::Precision::kFp32);
     benchmark::RegisterBenchmark(("vpr/" + arch).c_str(),
                                  [&, arch](benchmark::State& state) {
                                    torch::NoGradGuard no_grad;

@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config libtorch-dev libfaiss-dev libopencv-dev libmatio-dev
           libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev
-          libbenchmark-dev libzip-dev libgeographiclib-dev)
+          libbenchmark-dev libzip-dev libgeographiclib-dev
+          libopenblas0-openmp)  # optimised BLAS for LibTorch, FAISS and PCA (README, "BLAS")
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil python3-scipy python3-faiss)
 fi

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,7 @@ TEST_P(GardensPointReference, VprEvalFindsTheSameHitsAsPython) {
                      " --queries " + (gp / queries).string() + " --frame-tolerance 2 --out " + out.string() +
                      " --cache-dir " + (fs::path(VPR_BINARY_DIR) / "test_scratch" / "gardens_point_cache").string();
   if (!ref["max_side"].is_null()) args += " --max-side " + ref["max_side"].dump();
+  args += " --full-decode";  // as PIL decodes
   std::string output;
   ASSERT_EQ(Vpr(args, &output), 0) << output;
   const json metrics = json::parse(ReadFileBytes((out / "metrics.json").string()));
@@ -58,6 +60,81 @@ TEST_P(GardensPointReference, VprEvalFindsTheSameHitsAsPython) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Queries, GardensPointReference, ::testing::Values("day_left", "night_right"));
+
+struct EvalRun {
+  json metrics, predictions;
+};
+
+// vpr eval of the reference model (MobileNetV2 features[:17], K=64 by k-means, 320 px) on
+// day_right against `queries`, with extra flags; GTEST_SKIPs without the reference.
+EvalRun Eval(const std::string& queries, const std::string& flags, const std::string& tag) {
+  const fs::path ref_dir = fs::path(VPR_BINARY_DIR) / "gardens_point_ref";
+  const json ref = json::parse(ReadFileBytes((ref_dir / "reference.json").string()));
+  const fs::path gp = fs::path(VPR_SHARED_DIR) / "data" / "gardens_point";
+  const fs::path out = fs::path(VPR_BINARY_DIR) / "test_scratch" / "gardens_point" / (queries + "_" + tag);
+  std::string args = "eval --model " + (ref_dir / "model.pth").string() + " --db " + (gp / "day_right").string() +
+                     " --queries " + (gp / queries).string() + " --frame-tolerance 2 --out " + out.string() +
+                     " --cache-dir " + (fs::path(VPR_BINARY_DIR) / "test_scratch" / "gardens_point_cache").string() +
+                     " --max-side 320 " + flags;
+  std::string output;
+  EXPECT_EQ(Vpr(args, &output), 0) << output;
+  return {json::parse(ReadFileBytes((out / "metrics.json").string())),
+          json::parse(ReadFileBytes((out / "predictions.json").string()))};
+}
+
+// How two runs agree: the share of queries with the same top-1 database image, and the
+// largest recall@1/@5 difference in points.
+void ExpectAgreement(const EvalRun& a, const EvalRun& b, const std::string& what, double min_same_top1,
+                     double max_recall_points) {
+  const auto& qa = a.predictions["queries"];
+  const auto& qb = b.predictions["queries"];
+  ASSERT_EQ(qa.size(), qb.size());
+  int same = 0;
+  for (size_t q = 0; q < qa.size(); ++q) same += qa[q]["top_k_ids"][0] == qb[q]["top_k_ids"][0];
+  const double share = static_cast<double>(same) / qa.size();
+  std::cout << what << ": same top-1 for " << same << "/" << qa.size() << " queries; recall@1/5 "
+            << a.metrics["recall_at"]["1"] << "/" << a.metrics["recall_at"]["5"] << " vs "
+            << b.metrics["recall_at"]["1"] << "/" << b.metrics["recall_at"]["5"] << "\n";
+  EXPECT_GE(share, min_same_top1) << what;
+  for (const char* n : {"1", "5"})
+    EXPECT_LE(std::abs(a.metrics["recall_at"][n].get<double>() - b.metrics["recall_at"][n].get<double>()) * 100,
+              max_recall_points + 1e-9)
+        << what << " recall@" << n;
+}
+
+bool ReferenceSkipped(std::string* why) {
+  const json ref = json::parse(ReadFileBytes((fs::path(VPR_BINARY_DIR) / "gardens_point_ref" / "reference.json").string()));
+  if (ref.contains("skipped")) *why = ref["skipped"].get<std::string>();
+  return ref.contains("skipped");
+}
+
+class GardensPointPrecision : public ::testing::TestWithParam<const char*> {};
+
+// Issue 10's bf16 quality bar: the same top-1 for >= 99% of queries, recall@1/5 within a point.
+TEST_P(GardensPointPrecision, Bf16FindsTheSameTopOneAsFp32) {
+  std::string why, version;
+  if (ReferenceSkipped(&why)) GTEST_SKIP() << why;
+  ASSERT_EQ(Vpr("version --json", &version), 0) << version;
+  if (json::parse(version.substr(version.find('{')))["precision_auto"] != "bf16")
+    GTEST_SKIP() << "this CPU has no native bf16 (AVX512_BF16 or AMX): bf16 would be emulated, the quality bar is "
+                    "for CPUs that compute in bf16";
+  EvalRun fp32 = Eval(GetParam(), "--full-decode", "fp32");
+  EvalRun bf16 = Eval(GetParam(), "--full-decode --precision bf16", "bf16");
+  EXPECT_EQ(bf16.metrics.value("precision", ""), "bf16");
+  ExpectAgreement(fp32, bf16, std::string(GetParam()) + " bf16 vs fp32", 0.99, 1.0);
+}
+
+// JPEGs decoded at reduced scale (the default when it still covers the output size) give
+// nearly the same retrievals as the full decode then resize.
+TEST_P(GardensPointPrecision, ReducedDecodeFindsNearlyTheSameTopOne) {
+  std::string why;
+  if (ReferenceSkipped(&why)) GTEST_SKIP() << why;
+  EvalRun full = Eval(GetParam(), "--full-decode", "fp32");
+  EvalRun reduced = Eval(GetParam(), "", "reduced");
+  ExpectAgreement(full, reduced, std::string(GetParam()) + " reduced vs full decode", 0.97, 1.5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Queries, GardensPointPrecision, ::testing::Values("day_left", "night_right"));
 
 }  // namespace
 }  // namespace vpr

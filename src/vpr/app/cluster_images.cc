@@ -55,7 +55,7 @@ ClusterImagesResult ClusterImages(VprModel& model, const std::vector<std::string
   at::Tensor given = options.centroids_path.empty() ? at::Tensor() : ReadCentroids(options.centroids_path, model);
   ImageLoader load = [&](size_t i) {
     try {
-      return ResizeImage(LoadImageRgb(paths[i]), options.resize);
+      return LoadResizedImage(paths[i], options.resize);
     } catch (const std::exception& e) {
       Log().warn("skipping '{}': {}", paths[i], e.what());
       result.failures.push_back({paths[i], e.what()});

@@ -36,11 +36,15 @@ namespace {
 std::string CacheKey(const std::string& model_fingerprint, const std::vector<std::string>& paths,
                      const ExtractOptions& options) {
   Fingerprint f;
-  f.Add(int64_t{1});  // cache format version
+  f.Add(int64_t{2});  // cache format version
   f.Add(model_fingerprint).Add(FingerprintFiles(paths));
   f.Add(int64_t{options.resize.height}).Add(int64_t{options.resize.width}).Add(int64_t{options.resize.max_side});
-  // CPU and GPU kernels round differently; the thread count does not change results.
-  f.Add(std::string(options.runtime.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu"));
+  f.Add(int64_t{options.resize.reduced_decode && options.resize.enabled()});
+  // CPU and GPU kernels round differently, and so do precisions; the thread count does
+  // not change results.
+  const at::Device device(options.runtime.device);
+  f.Add(std::string(device.is_cuda() ? "cuda" : "cpu"));
+  f.Add(std::string(PrecisionName(options.runtime.ResolvedPrecision(device))));
   return f.Hex();
 }
 
@@ -53,12 +57,15 @@ bool Load(const fs::path& base, const std::vector<std::string>& paths, ExtractRe
     r.paths = meta.at("paths").get<std::vector<std::string>>();
     for (const auto& f : meta.at("failures")) r.failures.push_back({f.at("path"), f.at("reason")});
     if (r.total() != static_cast<int64_t>(paths.size())) return false;
+    r.dim = meta.at("dim").get<int64_t>();
+    r.threads = meta.value("threads", 0);
+    r.precision = meta.value("precision", std::string("fp32"));
     if (!r.paths.empty()) {
       NpyMatrix m = ReadNpy(base.string() + ".npy");
-      if (m.rows != static_cast<int64_t>(r.paths.size())) return false;
+      if (m.rows != static_cast<int64_t>(r.paths.size()) || m.cols != r.dim) return false;
       r.descriptors = at::from_blob(m.data.data(), {m.rows, m.cols}, at::kFloat).clone();
     } else {
-      r.descriptors = at::empty({0, meta.at("dim").get<int64_t>()}, at::kFloat);
+      r.descriptors = at::empty({0, r.dim}, at::kFloat);
     }
     *out = std::move(r);
     return true;

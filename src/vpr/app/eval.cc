@@ -251,6 +251,9 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
        {"top_k", options.top_k},
        {"ms_per_image", num_described > 0 ? 1000.0 * (db.seconds + q.seconds) / num_described : 0.0},
        {"ms_per_query", q.paths.empty() ? 0.0 : 1000.0 * search_s / q.paths.size()},
+       {"precision", db.precision},
+       {"threads", options.extract.runtime.ResolvedThreads()},
+       {"reduced_decode", options.extract.resize.reduced_decode && options.extract.resize.enabled()},
        {"descriptor_dim", dim},
        {"bytes_per_descriptor", dim * static_cast<int64_t>(sizeof(float))},
        {"descriptors_from_cache", {{"database", db_cached}, {"queries", q_cached}}},
@@ -278,8 +281,8 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
   WriteFileAtomic((out / "pairs.txt").string(), Pairs(dataset, result.knn));
   WriteFileAtomic((out / "metrics.json").string(), m.dump(2) + "\n");
   WriteFileAtomic((out / "report.html").string(), RenderReportHtml(dataset, result.knn, positives, m, options.report));
-  Log().info("eval: wrote metrics.json, predictions.json, submission.json, pairs.txt, report.html and descriptors to {}",
-             options.out_dir);
+  Log().info("eval: wrote metrics.json, predictions.json, submission.json, pairs.txt, report.html and descriptors to {} "
+             "({} threads, {})", options.out_dir, options.extract.runtime.ResolvedThreads(), db.precision);
   return result;
 }
 

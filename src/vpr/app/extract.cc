@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <deque>
 #include <future>
 
 #include "vpr/util/atomic_file.h"
@@ -10,25 +11,14 @@
 #include "vpr/util/logging.h"
 #include "vpr/util/npy.h"
 #include "vpr/util/progress.h"
+#include "vpr/util/worker_pool.h"
 
 namespace vpr {
 
-void RuntimeOptions::Check() const {
-  VPR_CHECK(threads >= 0, "--threads must be >= 0 (0 = all cores), got ", threads);
-  VPR_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown --device '", device, "': use cpu or cuda");
-}
-
-at::Device RuntimeOptions::Apply() const {
-  Check();
-  if (threads > 0) torch::set_num_threads(threads);
-  at::Device dev(device);
-  VPR_CHECK(!dev.is_cuda() || torch::cuda::is_available(), "--device ", device,
-            " requested but this build of LibTorch has no CUDA or no GPU is visible; use --device cpu");
-  return dev;
-}
-
 void ExtractOptions::Check() const {
-  VPR_CHECK(batch_size > 0, "--batch-size must be positive, got ", batch_size);
+  VPR_CHECK(batch_size > 0 && batch_size <= 4096, "--batch-size must be in [1, 4096], got ", batch_size);
+  VPR_CHECK(decode_threads >= 0 && decode_threads <= 256, "--decode-threads must be in [0, 256] (0 = auto), got ",
+            decode_threads);
   resize.Check();
   runtime.Check();
 }
@@ -40,9 +30,11 @@ nlohmann::json ExtractResult::Summary() const {
           {"described", paths.size()},
           {"failed", failures.size()},
           {"failures", failed},
-          {"dim", descriptors.defined() && descriptors.dim() == 2 ? descriptors.size(1) : 0},
+          {"dim", dim},
           {"seconds", seconds},
-          {"images_per_s", seconds > 0 ? paths.size() / seconds : 0.0}};
+          {"images_per_s", seconds > 0 ? paths.size() / seconds : 0.0},
+          {"threads", threads},
+          {"precision", precision}};
 }
 
 namespace {
@@ -70,7 +62,13 @@ class Extractor {
         progress_(options.label, static_cast<int64_t>(total)) {
     model_->to(device_);
     model_->eval();
+    Precision precision = options.runtime.ResolvedPrecision(device_);
+    model_->SetInferencePrecision(precision);
+    result_.precision = PrecisionName(precision);
+    result_.threads = torch::get_num_threads();
+    result_.dim = model_->options().DescriptorDim();
   }
+  ~Extractor() { model_->SetInferencePrecision(Precision::kFp32); }
 
   // Runs items in batches of equal-sized images; failures are recorded, not thrown.
   void Run(std::vector<Item>& items) {
@@ -93,8 +91,7 @@ class Extractor {
   ExtractResult Finish(double seconds) {
     progress_.Finish();
     result_.seconds = seconds;
-    result_.descriptors = rows_.empty() ? at::empty({0, model_->options().DescriptorDim()})
-                                        : at::cat(rows_, 0);
+    result_.descriptors = rows_.empty() ? at::empty({0, result_.dim}) : at::cat(rows_, 0);
     if (!result_.failures.empty()) {
       Log().warn("{} of {} images could not be described:", result_.failures.size(), result_.total());
       for (const auto& f : result_.failures) Log().warn("  {}: {}", f.path, f.reason);
@@ -109,8 +106,11 @@ class Extractor {
     try {
       torch::NoGradGuard no_grad;
       at::Tensor out = model_->forward(at::stack(batch).to(device_)).to(at::kCPU);
-      rows_.push_back(out);
-      for (size_t k = begin; k < end; ++k) result_.paths.push_back(items[k].name);
+      std::vector<std::string> names;
+      for (size_t k = begin; k < end; ++k) names.push_back(items[k].name);
+      if (options_.on_rows) options_.on_rows(out, names);
+      else rows_.push_back(out);
+      result_.paths.insert(result_.paths.end(), names.begin(), names.end());
       progress_.Add(static_cast<int64_t>(end - begin));
     } catch (const std::exception& e) {
       if (end - begin > 1) {  // find which image is at fault
@@ -136,20 +136,45 @@ class Extractor {
   ExtractResult result_;
 };
 
+// Decoding in the compute threads: each chunk's images are decoded in parallel, one image
+// per thread, between forward passes. Nothing competes with the model for the cores.
+void DecodeInComputeThreads(Extractor& extractor, size_t total, size_t chunk, const ItemSource& source) {
+  for (size_t begin = 0; begin < total; begin += chunk) {
+    std::vector<Item> items(std::min(chunk, total - begin));
+    at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) items[i] = source(begin + i);
+    });
+    extractor.Run(items);
+  }
+}
+
+// Decoding on dedicated threads, chunks in order, ahead of the model.
+void DecodeAhead(Extractor& extractor, size_t total, size_t chunk, const ItemSource& source, int threads) {
+  WorkerPool decoders(threads, RunSeriallyOnThisThread);  // across images, not inside one
+  std::deque<std::future<std::vector<Item>>> decoding;
+  size_t next_begin = 0;
+  auto fill = [&] {
+    for (; decoding.size() < static_cast<size_t>(threads) + 1 && next_begin < total; next_begin += chunk) {
+      const size_t b = next_begin, e = std::min(next_begin + chunk, total);
+      decoding.push_back(decoders.Submit([&source, b, e] { return LoadRange(source, b, e); }));
+    }
+  };
+  fill();
+  while (!decoding.empty()) {
+    std::vector<Item> items = decoding.front().get();
+    decoding.pop_front();
+    fill();
+    extractor.Run(items);
+  }
+}
+
 ExtractResult RunExtraction(VprModel& model, size_t total, const ItemSource& source, const ExtractOptions& options) {
   options.Check();
   auto start = std::chrono::steady_clock::now();
   Extractor extractor(model, options, total);
-  // Decode the next chunk on another thread while the model runs on this one.
   const size_t chunk = static_cast<size_t>(options.batch_size) * 2;
-  std::future<std::vector<Item>> next = std::async(std::launch::async, LoadRange, source, 0, std::min(chunk, total));
-  for (size_t begin = 0; begin < total; begin += chunk) {
-    std::vector<Item> items = next.get();
-    size_t next_begin = begin + chunk;
-    if (next_begin < total)
-      next = std::async(std::launch::async, LoadRange, source, next_begin, std::min(next_begin + chunk, total));
-    extractor.Run(items);
-  }
+  if (options.decode_threads == 0) DecodeInComputeThreads(extractor, total, std::max<size_t>(chunk, torch::get_num_threads()), source);
+  else DecodeAhead(extractor, total, chunk, source, options.decode_threads);
   return extractor.Finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
@@ -160,7 +185,7 @@ ExtractResult ExtractDescriptors(VprModel& model, const std::vector<std::string>
   ItemSource source = [&](size_t i) {
     Item item{paths[i], {}, {}};
     try {
-      item.image = ResizeImage(LoadImageRgb(paths[i]), options.resize);
+      item.image = LoadResizedImage(paths[i], options.resize);
     } catch (const std::exception& e) {
       item.error = e.what();
     }
@@ -182,12 +207,34 @@ std::string NamesPathFor(const std::string& npy_path) {
   return base + ".names.txt";
 }
 
+namespace {
+
+void WriteNames(const std::string& npy_path, const std::vector<std::string>& paths) {
+  std::string names;
+  for (const auto& p : paths) names += p + "\n";
+  WriteFileAtomic(NamesPathFor(npy_path), names);
+}
+
+}  // namespace
+
 void WriteDescriptors(const std::string& npy_path, const ExtractResult& result) {
   at::Tensor d = result.descriptors.to(at::kFloat).contiguous();
   WriteNpy(npy_path, d.data_ptr<float>(), d.size(0), d.size(1));
-  std::string names;
-  for (const auto& p : result.paths) names += p + "\n";
-  WriteFileAtomic(NamesPathFor(npy_path), names);
+  WriteNames(npy_path, result.paths);
+}
+
+ExtractResult ExtractToNpy(VprModel& model, const std::vector<std::string>& paths, const ExtractOptions& options,
+                           const std::string& npy_path) {
+  NpyWriter writer(npy_path, model->options().DescriptorDim());
+  ExtractOptions streaming = options;
+  streaming.on_rows = [&writer](const at::Tensor& rows, const std::vector<std::string>&) {
+    at::Tensor c = rows.to(at::kFloat).contiguous();
+    writer.Append(c.data_ptr<float>(), c.size(0));
+  };
+  ExtractResult result = ExtractDescriptors(model, paths, streaming);
+  writer.Commit();
+  WriteNames(npy_path, result.paths);
+  return result;
 }
 
 }  // namespace vpr

@@ -5,32 +5,31 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "vpr/image/image_io.h"
 #include "vpr/model/vpr_model.h"
+#include "vpr/runtime/runtime_options.h"
 
 namespace vpr {
-
-struct RuntimeOptions {
-  // cpu or cuda (cuda:N for a given GPU).
-  std::string device = "cpu";
-  // Intra-op threads of LibTorch; 0 = its default (one per physical core as it detects them:
-  // 1 on some VMs, where setting this speeds things up).
-  int threads = 0;
-  void Check() const;
-  // Applies the thread count and returns the device (throws when CUDA is unavailable).
-  at::Device Apply() const;
-};
 
 struct ExtractOptions {
   // Images per forward pass; only images of the same (resized) size share a batch.
   int batch_size = 4;
   ResizeOptions resize;
   RuntimeOptions runtime;
+  // 0: images are decoded by the compute threads, one image per thread, between forward
+  // passes (nothing competes with the model for the cores: the fastest on machines the
+  // model keeps busy); N: N dedicated threads decode ahead of the model, overlapped with it.
+  int decode_threads = 0;
   // Progress line label.
   std::string label = "extract";
+  // When set, each batch's descriptors (float32 rows, CPU) and image paths are handed
+  // here in input order instead of being kept: memory stays bounded by the batch (vpr
+  // extract streams them into the .npy). ExtractResult::descriptors is then 0 x dim.
+  std::function<void(const at::Tensor& rows, const std::vector<std::string>& paths)> on_rows;
   void Check() const;
 };
 
@@ -44,8 +43,12 @@ struct ExtractResult {
   std::vector<std::string> paths;  // the images that have a descriptor, in input order
   std::vector<ExtractFailure> failures;
   double seconds = 0.0;
+  int64_t dim = 0;
+  int threads = 0;                 // CPU threads the network ran with
+  std::string precision = "fp32";  // precision it ran in (what "auto" chose)
   int64_t total() const { return static_cast<int64_t>(paths.size() + failures.size()); }
-  // {"images", "described", "failed", "failures": [{path, reason}], "dim", "seconds", "images_per_s"}
+  // {"images", "described", "failed", "failures": [{path, reason}], "dim", "seconds", "images_per_s",
+  //  "threads", "precision"}
   nlohmann::json Summary() const;
 };
 
@@ -60,6 +63,12 @@ ExtractResult ExtractDescriptors(VprModel& model, const std::vector<at::Tensor>&
 // Writes descriptors as FILE.npy (float32 N x dim) and the ordered image paths, one per
 // line, as FILE.names.txt beside it (".npy" replaced; row i of the array is line i).
 void WriteDescriptors(const std::string& npy_path, const ExtractResult& result);
+
+// ExtractDescriptors streaming into FILE.npy batch by batch (memory bounded by the batch,
+// not N x dim), then FILE.names.txt; the returned result's descriptors are 0 x dim.
+// The output is opened before any image is described, so an unwritable path fails first.
+ExtractResult ExtractToNpy(VprModel& model, const std::vector<std::string>& paths, const ExtractOptions& options,
+                           const std::string& npy_path);
 
 // The names-file path that goes with a descriptor file.
 std::string NamesPathFor(const std::string& npy_path);

@@ -71,6 +71,54 @@ TEST(Extract, DescriptorsAndNamesAreWrittenSideBySide) {
   EXPECT_EQ(second, (dir / "d.png").string());
 }
 
+// vpr extract streams batches into the .npy: the same rows as the in-memory result, with
+// either way of decoding, and the summary says how it ran.
+TEST(Extract, StreamedToNpyEqualsInMemoryWithEitherDecoding) {
+  fs::path dir = WriteImages("stream");
+  VprModel model = TinyTestModel();
+  std::vector<std::string> paths = {(dir / "a.png").string(), (dir / "c.jpg").string(), (dir / "b.png").string(),
+                                    (dir / "d.png").string()};
+  ExtractOptions options;
+  options.batch_size = 1;
+  ExtractResult memory = ExtractDescriptors(model, paths, options);
+  for (int decode_threads : {0, 2}) {
+    options.decode_threads = decode_threads;
+    std::string out = (dir / ("s" + std::to_string(decode_threads) + ".npy")).string();
+    ExtractResult streamed = ExtractToNpy(model, paths, options, out);
+    EXPECT_EQ(streamed.descriptors.size(0), 0);
+    EXPECT_EQ(streamed.paths, memory.paths);
+    ASSERT_EQ(streamed.failures.size(), 1u);
+    NpyMatrix m = ReadNpy(out);
+    ASSERT_EQ(m.rows, 3);
+    at::Tensor rows = at::from_blob(m.data.data(), {m.rows, m.cols}, at::kFloat);
+    EXPECT_TRUE(at::equal(rows, memory.descriptors)) << "decode threads " << decode_threads;
+    nlohmann::json summary = streamed.Summary();
+    EXPECT_EQ(summary["dim"], 256);
+    EXPECT_EQ(summary["threads"], options.runtime.ResolvedThreads());
+    EXPECT_EQ(summary["precision"], "fp32");
+  }
+}
+
+TEST(Extract, Bf16DescriptorsAreCloseToFp32AndTheModelKeepsFp32Weights) {
+  fs::path dir = WriteImages("bf16");
+  VprModel model = TinyTestModel();
+  std::vector<std::string> paths = {(dir / "a.png").string(), (dir / "b.png").string()};
+  ExtractOptions options;
+  ExtractResult fp32 = ExtractDescriptors(model, paths, options);
+  options.runtime.precision = "bf16";
+  ExtractResult bf16 = ExtractDescriptors(model, paths, options);
+  EXPECT_EQ(bf16.precision, "bf16");
+  EXPECT_EQ(bf16.descriptors.scalar_type(), at::kFloat);
+  // Unit-length rows: cosine similarity from the dot product.
+  at::Tensor cosine = (fp32.descriptors * bf16.descriptors).sum(1);
+  EXPECT_GT(cosine.min().item<double>(), 0.99);
+  EXPECT_FALSE(at::equal(fp32.descriptors, bf16.descriptors));  // it did run in bf16
+  for (const auto& p : model->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
+  EXPECT_EQ(model->inference_precision(), Precision::kFp32);  // reset after the run
+  options.runtime.precision = "fp32";
+  EXPECT_TRUE(at::equal(ExtractDescriptors(model, paths, options).descriptors, fp32.descriptors));
+}
+
 TEST(Extract, ImageTooSmallForTheNetworkIsAFailureNotACrash) {
   // 1x1 pixels: the max-pool of the VGG cut cannot run on it.
   ModelOptions options;

@@ -6,6 +6,7 @@
 #include "vpr/app/demo.h"
 #include "vpr/app/eval.h"
 #include "vpr/app/extract.h"
+#include "vpr/app/version_report.h"
 #include "vpr/cli/flags.h"
 #include "vpr/image/image_list.h"
 #include "vpr/util/logging.h"
@@ -23,6 +24,7 @@ const std::vector<Command>& Commands() {
       {"train", "fine-tune a model: triplet loss with hard-negative mining, validation, checkpoints, resume", RunTrainCommand},
       {"index", "build a FAISS index (Flat, IVF, PQ, HNSW...) over a descriptor .npy file", RunIndexCommand},
       {"pca", "fit PCA-whitening on a model's descriptors and write the checkpoint with the WPCA layer", RunPcaCommand},
+      {"version", "versions of vpr and its libraries, the BLAS loaded, threads, CPU features", RunVersionCommand},
       {"search", "search a FAISS index with query descriptors; top-k ids, names and distances as JSON", RunSearchCommand},
   };
   return kCommands;
@@ -47,6 +49,9 @@ int RunExtractCommand(int argc, char** argv) {
   app.add_option("--out", out, "output .npy file")->required();
   app.add_option("--batch-size", options.batch_size, "images per forward pass (same-size images only)")
       ->capture_default_str();
+  app.add_option("--decode-threads", options.decode_threads,
+                 "0 = the compute threads decode, between forward passes; N = N threads decode ahead of the model")
+      ->capture_default_str();
   app.add_flag("--json", json, "print a machine-readable summary on stdout");
   model_flags.Bind(app);
   image_flags.Bind(app);
@@ -58,11 +63,10 @@ int RunExtractCommand(int argc, char** argv) {
   std::vector<std::string> paths = CollectImages(images);
   LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
   Log().info("extracting {} images", paths.size());
-  ExtractResult result = ExtractDescriptors(loaded.model, paths, options);
-  WriteDescriptors(out, result);
-  Log().info("wrote {} descriptors ({}-d) to {} and names to {}; {} failed; {:.2f} images/s", result.paths.size(),
-             result.descriptors.size(1), out, NamesPathFor(out), result.failures.size(),
-             result.seconds > 0 ? result.paths.size() / result.seconds : 0.0);
+  ExtractResult result = ExtractToNpy(loaded.model, paths, options, out);
+  Log().info("wrote {} descriptors ({}-d) to {} and names to {}; {} failed; {:.2f} images/s, {} threads, {}",
+             result.paths.size(), result.dim, out, NamesPathFor(out), result.failures.size(),
+             result.seconds > 0 ? result.paths.size() / result.seconds : 0.0, result.threads, result.precision);
   if (json) {
     nlohmann::json summary = result.Summary();
     summary["out"] = out;
@@ -71,6 +75,20 @@ int RunExtractCommand(int argc, char** argv) {
     std::cout << summary.dump(2) << std::endl;
   }
   return result.paths.empty() ? 1 : 0;
+}
+
+int RunVersionCommand(int argc, char** argv) {
+  CLI::App app("Print the versions of vpr, LibTorch, oneDNN, FAISS and OpenCV, the BLAS library actually loaded\n"
+               "(by its path), the thread count and the CPU features that matter (AVX2, AVX-512, AVX512_BF16, AMX).",
+               "vpr version");
+  RuntimeOptions runtime;
+  bool json = false;
+  app.add_option("--threads", runtime.threads, "threads to report as used (0 = every usable CPU)")->capture_default_str();
+  app.add_flag("--json", json, "print the same as JSON");
+  CLI11_PARSE(app, argc, argv);
+  nlohmann::json report = VersionReport(VPR_VERSION, runtime);
+  std::cout << (json ? report.dump(2) + "\n" : FormatVersionReport(report));
+  return 0;
 }
 
 int RunDemoCommand(int argc, char** argv) {

@@ -25,5 +25,6 @@ int RunTrainCommand(int argc, char** argv);
 int RunIndexCommand(int argc, char** argv);
 int RunSearchCommand(int argc, char** argv);
 int RunPcaCommand(int argc, char** argv);
+int RunVersionCommand(int argc, char** argv);
 
 }  // namespace vpr

@@ -33,10 +33,14 @@ void ImageFlagBinding::Bind(CLI::App& app) {
   app.add_option("--resize", resize, "resize every image to HEIGHTxWIDTH, e.g. 480x640 (default: native size)");
   app.add_option("--max-side", options.max_side, "resize so that the longer side has N pixels (0 = off)")
       ->capture_default_str();
+  app.add_flag("--full-decode", full_decode,
+               "decode JPEGs at full size before resizing (default: at 1/2, 1/4 or 1/8 scale when that still covers "
+               "the output size; faster, descriptors within ~1e-2)");
 }
 
 ResizeOptions ImageFlagBinding::Resolve() {
   if (!resize.empty()) options.ParseFixed(resize);
+  options.reduced_decode = !full_decode;
   options.Check();
   return options;
 }
@@ -62,8 +66,14 @@ DatasetSource DatasetFlagBinding::Resolve() const {
 void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime) {
   app.add_option("--device", runtime.device, "cpu or cuda[:N]")->capture_default_str();
   app.add_option("--threads", runtime.threads,
-                 "CPU threads for the network (0 = LibTorch's default: one per physical core it detects, 1 on some VMs)")
+                 "CPU threads of the network, FAISS and BLAS (0 = every CPU this process may use: affinity and cgroup "
+                 "quota)")
       ->capture_default_str();
+  app.add_option("--precision", runtime.precision,
+                 "fp32 (exactly PyTorch's numbers) | bf16 (backbone in bf16 through oneDNN, NetVLAD in fp32; fast on "
+                 "CPUs with AVX512_BF16/AMX) | fp16 (CUDA) | auto (bf16 where the hardware has it, else fp32)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "auto"}));
 }
 
 }  // namespace vpr

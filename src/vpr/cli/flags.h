@@ -22,9 +22,10 @@ struct ModelFlagBinding {
   ModelFlags Resolve() const;
 };
 
-// --resize HxW --max-side N
+// --resize HxW --max-side N --full-decode
 struct ImageFlagBinding {
   std::string resize;
+  bool full_decode = false;
   ResizeOptions options;
   void Bind(CLI::App& app);
   ResizeOptions Resolve();
@@ -38,7 +39,7 @@ struct DatasetFlagBinding {
   DatasetSource Resolve() const;
 };
 
-// --device --threads
+// --device --threads --precision
 void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime);
 
 }  // namespace vpr

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <regex>
 
 #include "vpr/util/check.h"
@@ -54,17 +56,89 @@ at::Tensor MatToRgbTensor(const cv::Mat& image) {
   return hwc.permute({2, 0, 1}).contiguous();  // copies out of the Mat's buffer
 }
 
-at::Tensor LoadImageRgb(const std::string& path) {
+namespace {
+
+std::string ReadImageFile(const std::string& path) {
   VPR_CHECK(std::filesystem::is_regular_file(path), "'", path, "': no such file");
-  // IMREAD_COLOR applies EXIF orientation and expands grayscale; ANYDEPTH keeps 16 bits.
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  VPR_CHECK(in.good() || in.eof(), "'", path, "': cannot read the file");
+  return bytes;
+}
+
+// IMREAD_COLOR applies EXIF orientation and expands grayscale; ANYDEPTH keeps 16 bits.
+at::Tensor Decode(const std::string& path, const std::string& bytes, int reduction) {
+  int flags = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
+  if (reduction == 2) flags = cv::IMREAD_REDUCED_COLOR_2;
+  if (reduction == 4) flags = cv::IMREAD_REDUCED_COLOR_4;
+  if (reduction == 8) flags = cv::IMREAD_REDUCED_COLOR_8;
   cv::Mat image;
   try {
-    image = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
+    image = cv::imdecode(cv::_InputArray(bytes.data(), static_cast<int>(bytes.size())), flags);
   } catch (const cv::Exception& e) {
     VPR_THROW("'", path, "': cannot decode image: ", e.what());
   }
   VPR_CHECK(!image.empty(), "'", path, "': cannot decode image (corrupt, truncated or not an image)");
   return MatToRgbTensor(image);
+}
+
+int ReadBigEndian16(const std::string& b, size_t at) {
+  return (static_cast<unsigned char>(b[at]) << 8) | static_cast<unsigned char>(b[at + 1]);
+}
+
+}  // namespace
+
+bool JpegSize(const std::string& b, int* width, int* height) {
+  if (b.size() < 4 || static_cast<unsigned char>(b[0]) != 0xFF || static_cast<unsigned char>(b[1]) != 0xD8) return false;
+  size_t pos = 2;
+  while (pos + 4 <= b.size()) {
+    if (static_cast<unsigned char>(b[pos]) != 0xFF) return false;
+    const unsigned marker = static_cast<unsigned char>(b[pos + 1]);
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // no length field
+      pos += 2;
+      continue;
+    }
+    if (marker == 0xD9 || marker == 0xDA) return false;  // end or scan before any frame header
+    const size_t length = ReadBigEndian16(b, pos + 2);
+    const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (frame) {
+      if (length < 7 || pos + 9 > b.size()) return false;
+      *height = ReadBigEndian16(b, pos + 5);
+      *width = ReadBigEndian16(b, pos + 7);
+      return *width > 0 && *height > 0;
+    }
+    pos += 2 + length;
+  }
+  return false;
+}
+
+int JpegReduction(int width, int height, const ResizeOptions& options) {
+  if (!options.enabled() || !options.reduced_decode) return 1;
+  auto [out_h, out_w] = options.OutputSize(height, width);
+  for (int r : {8, 4, 2}) {
+    const int h = (height + r - 1) / r, w = (width + r - 1) / r;  // libjpeg rounds up
+    if (h >= out_h && w >= out_w) return r;
+  }
+  return 1;
+}
+
+at::Tensor LoadImageRgb(const std::string& path) { return Decode(path, ReadImageFile(path), 1); }
+
+at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options) {
+  const std::string bytes = ReadImageFile(path);
+  int width = 0, height = 0;
+  const int reduction = JpegSize(bytes, &width, &height) ? JpegReduction(width, height, options) : 1;
+  at::Tensor image = Decode(path, bytes, reduction);
+  if (reduction > 1) {
+    // EXIF orientation may have turned the image: a fixed size may not be covered any more.
+    auto [out_h, out_w] = options.OutputSize(image.size(1), image.size(2));
+    if (image.size(1) < out_h || image.size(2) < out_w) image = Decode(path, bytes, 1);
+  }
+  return ResizeImage(image, options);
 }
 
 at::Tensor ResizeImage(const at::Tensor& chw, const ResizeOptions& options) {

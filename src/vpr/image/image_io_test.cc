@@ -83,5 +83,61 @@ TEST(ImageIo, ResizeIsANoOpWhenDisabledOrSameSize) {
   EXPECT_EQ(ResizeImage(t, half).sizes(), (std::vector<int64_t>{3, 5, 6}));
 }
 
+// A smooth 960x540 scene with edges, as a JPEG.
+std::string WriteTestJpeg(const std::string& name) {
+  cv::Mat image(540, 960, CV_8UC3);
+  for (int y = 0; y < image.rows; ++y)
+    for (int x = 0; x < image.cols; ++x)
+      image.at<cv::Vec3b>(y, x) = cv::Vec3b(x * 255 / 960, y * 255 / 540, ((x / 40 + y / 40) % 2) * 200);
+  std::string path = TempPath(name);
+  EXPECT_TRUE(cv::imwrite(path, image, {cv::IMWRITE_JPEG_QUALITY, 95}));
+  return path;
+}
+
+TEST(ImageIo, JpegSizeReadsTheFrameHeaderAndRejectsOtherBytes) {
+  int w = 0, h = 0;
+  ASSERT_TRUE(JpegSize(ReadFileBytes(WriteTestJpeg("size.jpg")), &w, &h));
+  EXPECT_EQ(w, 960);
+  EXPECT_EQ(h, 540);
+  EXPECT_FALSE(JpegSize("", &w, &h));
+  EXPECT_FALSE(JpegSize("\xff\xd8\xff", &w, &h));          // truncated
+  EXPECT_FALSE(JpegSize("\x89PNG\r\n\x1a\n....", &w, &h));  // not a JPEG
+  EXPECT_FALSE(JpegSize(std::string("\xff\xd8\xff\xda\x00\x02", 6), &w, &h));  // scan before any frame
+}
+
+TEST(ImageIo, JpegReductionIsTheLargestThatStillCoversTheOutput) {
+  ResizeOptions side;
+  side.max_side = 320;  // 960x540 -> 320x180: 1/2 gives 480x270, 1/4 would give 240x135
+  EXPECT_EQ(JpegReduction(960, 540, side), 2);
+  side.max_side = 100;  // -> 100x56: 1/8 gives 120x68
+  EXPECT_EQ(JpegReduction(960, 540, side), 8);
+  side.max_side = 960;
+  EXPECT_EQ(JpegReduction(960, 540, side), 1);
+  ResizeOptions fixed;
+  fixed.ParseFixed("240x320");
+  EXPECT_EQ(JpegReduction(960, 540, fixed), 2);
+  side.max_side = 100;
+  side.reduced_decode = false;
+  EXPECT_EQ(JpegReduction(960, 540, side), 1);
+  EXPECT_EQ(JpegReduction(960, 540, ResizeOptions{}), 1);
+}
+
+// --full-decode is exactly the full decode then the resize; the reduced decode has the
+// same size and nearly the same pixels.
+TEST(ImageIo, ReducedDecodeHasTheSizeAndNearlyThePixelsOfTheFullDecode) {
+  const std::string path = WriteTestJpeg("reduce.jpg");
+  ResizeOptions options;
+  options.max_side = 320;
+  options.reduced_decode = false;
+  at::Tensor full = LoadResizedImage(path, options);
+  EXPECT_TRUE(at::equal(full, ResizeImage(LoadImageRgb(path), options)));
+  options.reduced_decode = true;
+  at::Tensor reduced = LoadResizedImage(path, options);
+  ASSERT_EQ(reduced.sizes(), full.sizes());
+  EXPECT_EQ(reduced.size(2), 320);
+  EXPECT_LT((reduced - full).abs().mean().item<double>(), 0.01);
+  EXPECT_LT((reduced - full).abs().max().item<double>(), 0.3);  // only at the sharp edges
+}
+
 }  // namespace
 }  // namespace vpr

@@ -73,14 +73,19 @@ torch::Tensor VprModelImpl::EncoderPrefix(torch::Tensor images, int64_t end) {
   VPR_CHECK(end >= 0 && end <= static_cast<int64_t>(encoder->size()), "internal: encoder prefix end ", end,
             " outside [0, ", encoder->size(), "]");
   torch::Tensor x = (images - mean_.to(images.device())) / std_.to(images.device());
-  for (auto it = encoder->begin(); it != encoder->begin() + end; ++it) x = it->forward(x);
+  if (low_encoder_) x = x.to(ComputeType(precision_)).contiguous(at::MemoryFormat::ChannelsLast);
+  auto& layers = RunningEncoder();
+  for (auto it = layers->begin(); it != layers->begin() + end; ++it) x = it->forward(x);
   return x;
 }
 
 torch::Tensor VprModelImpl::DescribeFrom(torch::Tensor x, int64_t begin) {
   VPR_CHECK(begin >= 0 && begin <= static_cast<int64_t>(encoder->size()), "internal: encoder layer ", begin,
             " outside [0, ", encoder->size(), "]");
-  for (auto it = encoder->begin() + begin; it != encoder->end(); ++it) x = it->forward(x);
+  auto& layers = RunningEncoder();
+  for (auto it = layers->begin() + begin; it != layers->end(); ++it) x = it->forward(x);
+  if (x.scalar_type() != at::kFloat || !x.is_contiguous()) x = x.to(at::kFloat).contiguous();
+  AutocastOff fp32;  // soft-assignment, residual sums and normalisations in fp32
   namespace F = torch::nn::functional;
   torch::Tensor pooled;
   if (pool) pooled = pool->forward(x);
@@ -92,7 +97,29 @@ torch::Tensor VprModelImpl::DescribeFrom(torch::Tensor x, int64_t begin) {
 }
 
 torch::Tensor VprModelImpl::LocalFeatures(torch::Tensor images) {
-  return EncoderPrefix(images, static_cast<int64_t>(encoder->size()));
+  return EncoderPrefix(images, static_cast<int64_t>(encoder->size())).to(at::kFloat).contiguous();
+}
+
+void VprModelImpl::SetInferencePrecision(Precision precision) {
+  precision_ = precision;
+  low_encoder_ = nullptr;
+  if (precision == Precision::kFp32) return;
+  torch::NoGradGuard no_grad;
+  const at::Tensor first = encoder->parameters().front();
+  low_encoder_ = MakeEncoder(options_.backbone);
+  low_encoder_->eval();
+  auto weights = encoder->named_parameters();
+  auto buffers = encoder->named_buffers();
+  auto convert = [&](const at::Tensor& from) {
+    if (!from.is_floating_point()) return from.detach().to(first.device());  // num_batches_tracked
+    at::Tensor t = from.detach().to(first.device(), ComputeType(precision));
+    return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t.contiguous();
+  };
+  for (auto& p : low_encoder_->named_parameters()) {
+    p.value().set_data(convert(weights[p.key()]));
+    p.value().set_requires_grad(false);
+  }
+  for (auto& b : low_encoder_->named_buffers()) b.value().set_data(convert(buffers[b.key()]));
 }
 
 torch::Tensor VprModelImpl::forward(torch::Tensor images) {

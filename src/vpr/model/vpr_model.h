@@ -10,6 +10,7 @@
 
 #include "vpr/model/backbone.h"
 #include "vpr/model/netvlad.h"
+#include "vpr/runtime/precision.h"
 
 namespace vpr {
 
@@ -56,13 +57,26 @@ class VprModelImpl : public torch::nn::Module {
   torch::Tensor EncoderPrefix(torch::Tensor images, int64_t end);
   torch::Tensor DescribeFrom(torch::Tensor x, int64_t begin);
 
+  // Inference in `precision`: fp32 runs `encoder`; bf16 and fp16 run a copy of it in that
+  // type and channels-last memory (oneDNN's fast layout), made from the current weights
+  // and not registered, so state_dict, parameters and training see only the fp32 weights.
+  // The encoder's output is cast back to fp32: NetVLAD and WPCA always run in fp32 (also
+  // under autocast). Call again after the weights change.
+  void SetInferencePrecision(Precision precision);
+  Precision inference_precision() const { return precision_; }
+
   const ModelOptions& options() const { return options_; }
   torch::nn::Sequential encoder{nullptr};
   NetVLAD pool{nullptr};  // null unless options().IsNetVLAD()
   torch::nn::Sequential wpca{nullptr};  // registered as "WPCA" when options.wpca_dim > 0
 
  private:
+  // The encoder forward() runs: `encoder`, or its reduced-precision copy.
+  torch::nn::Sequential& RunningEncoder() { return low_encoder_ ? low_encoder_ : encoder; }
+
   ModelOptions options_;
+  Precision precision_ = Precision::kFp32;
+  torch::nn::Sequential low_encoder_{nullptr};
   torch::Tensor mean_, std_;  // not registered: they are not part of the state_dict
 };
 TORCH_MODULE(VprModel);

@@ -36,7 +36,7 @@ at::Tensor FrozenFeatureCache::Get(const std::string& path) {
 at::Tensor FrozenFeatureCache::Compute(const std::string& path) {
   at::Tensor image;
   try {
-    image = ResizeImage(LoadImageRgb(path), resize_);
+    image = LoadResizedImage(path, resize_);
   } catch (const std::exception& e) {
     VPR_THROW("training image '", path, "' cannot be read: ", e.what(),
               "; remove it from the dataset (vpr doctor lists unreadable images)");

@@ -154,7 +154,7 @@ class Trainer {
  public:
   Trainer(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options)
       : model_(model), train_(train), val_(val), options_(options), run_(options.out_dir),
-        device_(options.extract.runtime.Apply()),
+        device_(options.extract.runtime.Apply()), precision_(options.extract.runtime.ResolvedPrecision(device_)),
         miner_(FindTupleCandidates(train, options.mining.negative_radius), options.mining), rng_(options.seed),
         features_(model_, FirstTrainedEncoderLayer(model_->options().backbone, options.train_blocks),
                   options.extract.resize, device_, options.feature_cache_mb << 20) {
@@ -163,9 +163,10 @@ class Trainer {
     optimizer_ = MakeOptimizer(options_, params_);
     int64_t count = 0;
     for (const auto& p : params_) count += p.numel();
-    Log().info("train: {} parameters trained (encoder from layer {} of {}, NetVLAD); {} queries, {} database images",
-               count, FirstTrainedEncoderLayer(model_->options().backbone, options_.train_blocks),
-               model_->encoder->size(), train_.queries.size(), train_.database.size());
+    Log().info("train: {} parameters trained (encoder from layer {} of {}, NetVLAD); {} queries, {} database images; "
+               "{} threads, {}{}", count, FirstTrainedEncoderLayer(model_->options().backbone, options_.train_blocks),
+               model_->encoder->size(), train_.queries.size(), train_.database.size(), torch::get_num_threads(),
+               PrecisionName(precision_), precision_ == Precision::kFp32 ? "" : " mixed precision (fp32 weights and loss)");
   }
 
   TrainResult Run() {
@@ -240,9 +241,10 @@ class Trainer {
                "recomputed for lack of --feature-cache-mb", epoch, features_.kept_images(),
                features_.kept_bytes() / 1048576.0, features_.hits(), features_.misses(), features_.over_budget());
     Log().info("train epoch {}/{}: loss {:.5f}, {} steps, {} tuples, skipped {} (no positive {}, no negative {}, "
-               "no violating negative {}), {:.1f} images/s, {}", epoch, options_.epochs, m.loss, m.steps,
+               "no violating negative {}), {:.1f} images/s, {}, {} threads, {}", epoch, options_.epochs, m.loss, m.steps,
                m.mining.tuples, m.mining.skipped(), m.mining.no_positive, m.mining.no_negative,
-               m.mining.no_violating_negative, m.images_per_s, Duration(m.seconds));
+               m.mining.no_violating_negative, m.images_per_s, Duration(m.seconds), torch::get_num_threads(),
+               PrecisionName(precision_));
     loss_sum_ = step_images_ = step_seconds_ = 0;
     return m;
   }
@@ -264,6 +266,7 @@ class Trainer {
       images.push_back(train_.queries[q]);
       rows.push_back(num_db + q);
     }
+    AutocastScope mixed(precision_, device_.type());
     RefreshDescriptors(model_, features_, images, rows, store, fmt::format("train epoch {}: mining cache", epoch),
                        options_.extract.batch_size);
   }
@@ -295,8 +298,12 @@ class Trainer {
     for (const auto& t : tuples) {
       std::vector<std::string> images = {train_.queries[t.query], train_.database[t.positive]};
       for (int64_t n : t.negatives) images.push_back(train_.database[n]);
-      torch::Tensor loss = TupleTripletLossSum(DescribeImages(model_, features_, images), options_.mining.margin) /
-                           static_cast<double>(negatives);
+      torch::Tensor descriptors;
+      {
+        AutocastScope mixed(precision_, device_.type());  // the forward only, as PyTorch advises
+        descriptors = DescribeImages(model_, features_, images);
+      }
+      torch::Tensor loss = TupleTripletLossSum(descriptors, options_.mining.margin) / static_cast<double>(negatives);
       double value = loss.item<double>();
       VPR_CHECK(std::isfinite(value), "training diverged: the loss is ", value, " at epoch ", epoch, ", step ",
                 m.steps + 1, " (query ", train_.queries[t.query], "); lower --lr or set --clip-grad-norm, and resume "
@@ -382,6 +389,7 @@ class Trainer {
   const TrainOptions& options_;
   RunDir run_;
   at::Device device_;
+  Precision precision_;  // of the forward passes; weights, gradients and loss stay fp32
   TupleMiner miner_;
   std::mt19937_64 rng_;
   FrozenFeatureCache features_;

@@ -179,6 +179,28 @@ TEST(Trainer, TinyRunLowersTheLossAndWritesTheRunFolder) {
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
 }
 
+// Mixed precision: bf16 forward passes, fp32 weights, gradients and loss; the checkpoint
+// is an fp32 one like any other, and the run learns as the fp32 run does.
+TEST(Trainer, Bf16MixedPrecisionLearnsAndKeepsFp32Weights) {
+  VprModel fp32_model = TinyTrainModel();
+  TrainOptions o = TinyOptions(FreshDir("fp32_ref"), 2);
+  TrainResult fp32 = Train(fp32_model, Route(), nullptr, o);
+  VprModel model = TinyTrainModel();
+  o = TinyOptions(FreshDir("bf16"), 2);
+  o.extract.runtime.precision = "bf16";
+  TrainResult r = Train(model, Route(), nullptr, o);
+  ASSERT_EQ(r.epochs.size(), 2u);
+  EXPECT_LT(r.epochs.back().loss, r.epochs.front().loss);
+  EXPECT_NEAR(r.epochs.back().loss, fp32.epochs.back().loss, 0.5 * fp32.epochs.back().loss);
+  for (const auto& p : model->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
+  auto a = Weights(model), b = Weights(fp32_model);
+  bool differs = false;
+  for (size_t i = 0; i < a.size(); ++i) differs |= !at::equal(a[i], b[i]);
+  EXPECT_TRUE(differs) << "the bf16 run computed exactly what fp32 computes: it did not run in bf16";
+  LoadedModel loaded = LoadModel(RunDir(o.out_dir).CheckpointPath(), ModelFlags{});
+  for (const auto& p : loaded.model->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
+}
+
 TEST(Trainer, ResumeContinuesBitIdentically) {
   VprModel straight = TinyTrainModel();
   TrainOptions a = TinyOptions(FreshDir("straight"), 2);

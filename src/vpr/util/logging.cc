@@ -2,6 +2,8 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <cstdlib>
+
 #include "vpr/util/check.h"
 
 namespace vpr {
@@ -10,6 +12,7 @@ spdlog::logger& Log() {
   static std::shared_ptr<spdlog::logger> logger = [] {
     auto l = spdlog::stderr_color_mt("vpr");
     l->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    if (const char* level = std::getenv("VPR_LOG_LEVEL"); level && *level) l->set_level(spdlog::level::from_str(level));
     return l;
   }();
   return *logger;

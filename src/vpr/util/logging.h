@@ -7,7 +7,8 @@
 
 namespace vpr {
 
-// The shared logger ("vpr"), writing to stderr so stdout stays for results.
+// The shared logger ("vpr"), writing to stderr so stdout stays for results; its level
+// starts at $VPR_LOG_LEVEL when set (trace, debug, info, warn, error, off).
 spdlog::logger& Log();
 
 // "trace", "debug", "info", "warn", "error", "off".

@@ -1,6 +1,11 @@
 #include "vpr/util/npy.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <limits>
 #include <regex>
 #include <utility>
 
@@ -12,11 +17,16 @@ namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 
-std::string Header(int64_t rows, int64_t cols) {
+// at_least: the header's smallest length (NpyWriter reserves room for any row count).
+std::string Header(int64_t rows, int64_t cols, size_t at_least = 0) {
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
                      std::to_string(cols) + "), }";
   // Magic (6) + version (2) + header length (2) + dict + '\n', padded to 64 bytes.
   size_t total = 10 + dict.size() + 1;
+  if (total < at_least) {
+    dict.append(at_least - total, ' ');
+    total = at_least;
+  }
   dict.append((64 - total % 64) % 64, ' ');
   dict.push_back('\n');
   std::string header(kMagic, 6);
@@ -36,6 +46,48 @@ void WriteNpy(const std::string& path, const float* data, int64_t rows, int64_t 
     out.write(header.data(), header.size());
     out.write(reinterpret_cast<const char*>(data), rows * cols * sizeof(float));
   });
+}
+
+NpyWriter::NpyWriter(std::string path, int64_t cols)
+    : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(::getpid())), cols_(cols) {
+  VPR_CHECK(cols > 0, "internal: .npy rows need at least one column");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::path(path_).has_parent_path()) fs::create_directories(fs::path(path_).parent_path(), ec);
+  VPR_CHECK(!ec, "cannot write '", path_, "': cannot create its folder: ", ec.message());
+  header_size_ = Header(std::numeric_limits<int64_t>::max(), cols_).size();
+  out_.open(tmp_, std::ios::binary | std::ios::trunc);
+  VPR_CHECK(out_, "cannot write '", tmp_, "': ", std::strerror(errno), " (check that the folder exists and is writable)");
+  const std::string header = Header(0, cols_, header_size_);
+  out_.write(header.data(), header.size());
+}
+
+NpyWriter::~NpyWriter() {
+  if (committed_) return;
+  out_.close();
+  std::error_code ec;
+  std::filesystem::remove(tmp_, ec);
+}
+
+void NpyWriter::Append(const float* data, int64_t n) {
+  VPR_CHECK(!committed_, "internal: NpyWriter::Append after Commit");
+  out_.write(reinterpret_cast<const char*>(data), n * cols_ * sizeof(float));
+  VPR_CHECK(out_, "writing '", tmp_, "' failed (disk full?)");
+  rows_ += n;
+}
+
+void NpyWriter::Commit() {
+  const std::string header = Header(rows_, cols_, header_size_);
+  VPR_CHECK(header.size() == header_size_, "internal: .npy header grew");
+  out_.seekp(0);
+  out_.write(header.data(), header.size());
+  out_.flush();
+  VPR_CHECK(out_, "writing '", tmp_, "' failed (disk full?)");
+  out_.close();
+  std::error_code ec;
+  std::filesystem::rename(tmp_, path_, ec);
+  VPR_CHECK(!ec, "cannot rename '", tmp_, "' to '", path_, "': ", ec.message());
+  committed_ = true;
 }
 
 namespace {

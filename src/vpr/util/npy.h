@@ -28,6 +28,29 @@ struct NpyMatrix {
 // data: rows * cols values, row-major.
 void WriteNpy(const std::string& path, const float* data, int64_t rows, int64_t cols);
 
+// Writes a float32 (rows, cols) .npy block by block, for outputs too large to hold in
+// memory: into a temporary beside `path` that Commit() renames onto it with the final row
+// count in the header. Without Commit() (an exception, a kill) `path` keeps what it had
+// and the destructor removes the temporary.
+class NpyWriter {
+ public:
+  NpyWriter(std::string path, int64_t cols);
+  ~NpyWriter();
+  NpyWriter(const NpyWriter&) = delete;
+  NpyWriter& operator=(const NpyWriter&) = delete;
+  // n rows of cols floats, row-major.
+  void Append(const float* data, int64_t n);
+  void Commit();
+  int64_t rows() const { return rows_; }
+
+ private:
+  std::string path_, tmp_;
+  std::ofstream out_;
+  int64_t cols_, rows_ = 0;
+  size_t header_size_ = 0;
+  bool committed_ = false;
+};
+
 // Reads a little-endian C-order array of float32/float64, signed or unsigned integers,
 // or bools (all but float32 also kept exactly in `values`).
 NpyMatrix ReadNpy(const std::string& path);

@@ -27,6 +27,46 @@ TEST(Npy, RoundTripKeepsShapeAndValues) {
   EXPECT_EQ((std::filesystem::file_size(path) - values.size() * 4) % 64, 0u);
 }
 
+TEST(Npy, WriterStreamsRowsAndCommitsTheCountInTheHeader) {
+  std::string path = TempPath("stream.npy");
+  std::filesystem::remove(path);
+  std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {7, 8, 9};
+  {
+    NpyWriter writer(path, 3);
+    writer.Append(a.data(), 2);
+    writer.Append(b.data(), 1);
+    EXPECT_FALSE(std::filesystem::exists(path));  // nothing visible before Commit
+    writer.Commit();
+  }
+  NpyMatrix m = ReadNpy(path);
+  EXPECT_EQ(m.rows, 3);
+  EXPECT_EQ(m.cols, 3);
+  EXPECT_EQ(m.data, (std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ((std::filesystem::file_size(path) - 9 * 4) % 64, 0u);
+}
+
+TEST(Npy, WriterWithoutCommitLeavesTheOldFileAndNoTemporary) {
+  std::string dir = TempPath("stream_dir");
+  std::filesystem::remove_all(dir);
+  std::string path = dir + "/d.npy";
+  std::vector<float> old = {5, 6};
+  WriteNpy(path, old.data(), 1, 2);
+  {
+    NpyWriter writer(path, 2);
+    writer.Append(old.data(), 1);
+  }  // an exception or early return: no Commit
+  EXPECT_EQ(ReadNpy(path).data, old);
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.is_regular_file();
+  EXPECT_EQ(entries, 1);
+  try {
+    NpyWriter unwritable("/proc/no_such_dir/x.npy", 2);
+    ADD_FAILURE() << "an unwritable path must fail before any work";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("x.npy"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Npy, TruncatedFileIsRejectedWithSizes) {
   std::vector<float> values(100, 1.0f);
   std::string path = TempPath("trunc.npy");
