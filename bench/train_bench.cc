@@ -16,6 +16,8 @@
 #include <CLI/CLI.hpp>
 
 #include "vpr/model/model_io.h"
+#include "vpr/runtime/cpu_features.h"
+#include "vpr/runtime/precision.h"
 #include "python_reference.h"
 #include "vpr/test_config.h"
 #include "vpr/train/trainer.h"
@@ -88,31 +90,39 @@ int main(int argc, char** argv) {
   std::vector<at::Tensor> images;
   for (int i = 0; i < 2 + config.negatives; ++i) images.push_back(torch::rand({3, config.height, config.width}));
   const int64_t first = vpr::FirstTrainedEncoderLayer(model->options().backbone, 1);
-  torch::Tensor kept;
-  {
+  // The frozen layers' output per image, as vpr train keeps it (in the step's precision).
+  auto keep = [&](vpr::Precision precision) {
     torch::NoGradGuard no_grad;
+    vpr::AutocastScope mixed(precision, at::kCPU);
     std::vector<torch::Tensor> rows;
     for (const auto& image : images) rows.push_back(model->EncoderPrefix(image.unsqueeze(0), first));
-    kept = torch::cat(rows, 0);
-  }
-  auto step = [&](bool frozen_kept) {
+    return torch::cat(rows, 0);
+  };
+  const torch::Tensor kept[] = {keep(vpr::Precision::kFp32), keep(vpr::Precision::kBf16)};
+  auto step = [&](bool frozen_kept, vpr::Precision precision) {
     optimizer->zero_grad();
-    torch::Tensor descriptors =
-        frozen_kept ? model->DescribeFrom(kept, first) : vpr::ForwardImages(model, images, at::kCPU);
+    torch::Tensor descriptors;
+    {
+      vpr::AutocastScope mixed(precision, at::kCPU);  // as vpr train --precision: forward only
+      descriptors = frozen_kept ? model->DescribeFrom(kept[precision == vpr::Precision::kBf16], first)
+                                : vpr::ForwardImages(model, images, at::kCPU);
+    }
     torch::Tensor loss =
         vpr::TupleTripletLossSum(descriptors, options.mining.margin) / static_cast<double>(config.negatives);
     loss.backward();
     optimizer->step();
   };
-  for (bool frozen_kept : {false, true})
-    benchmark::RegisterBenchmark(("vpr/" + config.arch + (frozen_kept ? "/frozen_kept" : "")).c_str(),
-                                 [&step, frozen_kept](benchmark::State& state) {
-                                   step(frozen_kept);  // warm-up
-                                   for (auto _ : state) step(frozen_kept);
-                                 })
-        ->Iterations(config.steps)
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
+  for (auto precision : {vpr::Precision::kFp32, vpr::Precision::kBf16})
+    for (bool frozen_kept : {false, true})
+      benchmark::RegisterBenchmark(("vpr/" + config.arch + "/" + vpr::PrecisionName(precision) +
+                                    (frozen_kept ? "/frozen_kept" : "")).c_str(),
+                                   [&step, frozen_kept, precision](benchmark::State& state) {
+                                     step(frozen_kept, precision);  // warm-up
+                                     for (auto _ : state) step(frozen_kept, precision);
+                                   })
+          ->Iterations(config.steps)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
   int bench_argc = 1;
   benchmark::Initialize(&bench_argc, argv);
   struct Recorder : benchmark::ConsoleReporter {
@@ -132,9 +142,12 @@ int main(int argc, char** argv) {
               "NetVLAD K=%d, %d threads (steps/s)\n",
               config.negatives, config.height, config.width, config.arch.c_str(),
               UseWeights(config) ? " (ImageNet weights)" : " (random weights)", config.clusters, config.threads);
-  std::printf("%-40s %10s %10s %8s\n", "vpr step", "vpr", "python", "ratio");
-  const char* rows[] = {"every layer computed (as the reference)", "frozen layers kept (as vpr train)"};
-  for (size_t i = 0; i < 2; ++i)
-    std::printf("%-40s %10.3f %10.3f %8.2f\n", rows[i], rate(i), python, python > 0 ? rate(i) / python : 0.0);
+  std::printf("CPU %s\n", vpr::HostCpuFeatures().Line().c_str());
+  std::printf("%-46s %10s %10s %8s %10s\n", "vpr step", "vpr", "python", "ratio", "bf16/fp32");
+  const char* rows[] = {"fp32, every layer computed (as the reference)", "fp32, frozen layers kept (as vpr train)",
+                        "bf16, every layer computed", "bf16, frozen layers kept (train --precision bf16)"};
+  for (size_t i = 0; i < 4; ++i)
+    std::printf("%-46s %10.3f %10.3f %8.2f %10s\n", rows[i], rate(i), python, python > 0 ? rate(i) / python : 0.0,
+                i < 2 ? "" : std::to_string(rate(i) / std::max(1e-9, rate(i - 2))).substr(0, 4).c_str());
   return 0;
 }

@@ -59,7 +59,8 @@ class OracleParity : public ::testing::Test {
   double RunCliCase(const nlohmann::json& c, const std::string& model_arg) {
     fs::path out = ScratchDir("parity") / (c["name"].get<std::string>() + ".npy");
     std::string cmd = ShellQuote(std::string(VPR_BINARY_DIR) + "/vpr") + " extract --model " + ShellQuote(model_arg) +
-                      " --images " + ShellQuote(c["images"]) + " --out " + ShellQuote(out.string()) + " --threads 2";
+                      " --images " + ShellQuote(c["images"]) + " --out " + ShellQuote(out.string()) + " --threads 2" +
+                      " --full-decode";  // PIL decodes JPEGs at full size
     for (const auto& f : c["flags"]) cmd += " " + ShellQuote(f.get<std::string>());
     cmd += " 2>" + ShellQuote(out.string() + ".log");
     int rc = std::system(cmd.c_str());

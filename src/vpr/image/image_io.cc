@@ -119,9 +119,11 @@ bool JpegSize(const std::string& b, int* width, int* height) {
 int JpegReduction(int width, int height, const ResizeOptions& options) {
   if (!options.enabled() || !options.reduced_decode) return 1;
   auto [out_h, out_w] = options.OutputSize(height, width);
+  // Only where the image is far larger than the output: the reduced decode must still be
+  // at least twice the output size, so the antialiased resize does the last 2x or more.
   for (int r : {8, 4, 2}) {
     const int h = (height + r - 1) / r, w = (width + r - 1) / r;  // libjpeg rounds up
-    if (h >= out_h && w >= out_w) return r;
+    if (h >= 2 * out_h && w >= 2 * out_w) return r;
   }
   return 1;
 }
@@ -136,7 +138,7 @@ at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& option
   if (reduction > 1) {
     // EXIF orientation may have turned the image: a fixed size may not be covered any more.
     auto [out_h, out_w] = options.OutputSize(image.size(1), image.size(2));
-    if (image.size(1) < out_h || image.size(2) < out_w) image = Decode(path, bytes, 1);
+    if (image.size(1) < 2 * out_h || image.size(2) < 2 * out_w) image = Decode(path, bytes, 1);
   }
   return ResizeImage(image, options);
 }

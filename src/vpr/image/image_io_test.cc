@@ -105,18 +105,17 @@ TEST(ImageIo, JpegSizeReadsTheFrameHeaderAndRejectsOtherBytes) {
   EXPECT_FALSE(JpegSize(std::string("\xff\xd8\xff\xda\x00\x02", 6), &w, &h));  // scan before any frame
 }
 
-TEST(ImageIo, JpegReductionIsTheLargestThatStillCoversTheOutput) {
+TEST(ImageIo, JpegReductionIsTheLargestThatStaysTwiceTheOutput) {
   ResizeOptions side;
-  side.max_side = 320;  // 960x540 -> 320x180: 1/2 gives 480x270, 1/4 would give 240x135
-  EXPECT_EQ(JpegReduction(960, 540, side), 2);
-  side.max_side = 100;  // -> 100x56: 1/8 gives 120x68
-  EXPECT_EQ(JpegReduction(960, 540, side), 8);
-  side.max_side = 960;
+  side.max_side = 320;  // 960x540 -> 320x180: 1/2 gives 480x270, less than twice
   EXPECT_EQ(JpegReduction(960, 540, side), 1);
+  side.max_side = 160;  // -> 160x90: 1/2 gives 480x270, 1/4 would give 240x135
+  EXPECT_EQ(JpegReduction(960, 540, side), 2);
+  side.max_side = 60;  // -> 60x34: 1/8 gives 120x68
+  EXPECT_EQ(JpegReduction(960, 540, side), 8);
   ResizeOptions fixed;
-  fixed.ParseFixed("240x320");
+  fixed.ParseFixed("120x200");
   EXPECT_EQ(JpegReduction(960, 540, fixed), 2);
-  side.max_side = 100;
   side.reduced_decode = false;
   EXPECT_EQ(JpegReduction(960, 540, side), 1);
   EXPECT_EQ(JpegReduction(960, 540, ResizeOptions{}), 1);
@@ -127,14 +126,14 @@ TEST(ImageIo, JpegReductionIsTheLargestThatStillCoversTheOutput) {
 TEST(ImageIo, ReducedDecodeHasTheSizeAndNearlyThePixelsOfTheFullDecode) {
   const std::string path = WriteTestJpeg("reduce.jpg");
   ResizeOptions options;
-  options.max_side = 320;
+  options.max_side = 160;
   options.reduced_decode = false;
   at::Tensor full = LoadResizedImage(path, options);
   EXPECT_TRUE(at::equal(full, ResizeImage(LoadImageRgb(path), options)));
   options.reduced_decode = true;
   at::Tensor reduced = LoadResizedImage(path, options);
   ASSERT_EQ(reduced.sizes(), full.sizes());
-  EXPECT_EQ(reduced.size(2), 320);
+  EXPECT_EQ(reduced.size(2), 160);
   EXPECT_LT((reduced - full).abs().mean().item<double>(), 0.01);
   EXPECT_LT((reduced - full).abs().max().item<double>(), 0.3);  // only at the sharp edges
 }

@@ -74,16 +74,13 @@ torch::Tensor VprModelImpl::EncoderPrefix(torch::Tensor images, int64_t end) {
             " outside [0, ", encoder->size(), "]");
   torch::Tensor x = (images - mean_.to(images.device())) / std_.to(images.device());
   if (low_encoder_) x = x.to(ComputeType(precision_)).contiguous(at::MemoryFormat::ChannelsLast);
-  auto& layers = RunningEncoder();
-  for (auto it = layers->begin(); it != layers->begin() + end; ++it) x = it->forward(x);
-  return x;
+  return RunLayers(x, 0, end);
 }
 
 torch::Tensor VprModelImpl::DescribeFrom(torch::Tensor x, int64_t begin) {
   VPR_CHECK(begin >= 0 && begin <= static_cast<int64_t>(encoder->size()), "internal: encoder layer ", begin,
             " outside [0, ", encoder->size(), "]");
-  auto& layers = RunningEncoder();
-  for (auto it = layers->begin() + begin; it != layers->end(); ++it) x = it->forward(x);
+  x = RunLayers(x, begin, static_cast<int64_t>(encoder->size()));
   if (x.scalar_type() != at::kFloat || !x.is_contiguous()) x = x.to(at::kFloat).contiguous();
   AutocastOff fp32;  // soft-assignment, residual sums and normalisations in fp32
   namespace F = torch::nn::functional;
@@ -94,6 +91,12 @@ torch::Tensor VprModelImpl::DescribeFrom(torch::Tensor x, int64_t begin) {
   if (!wpca) return pooled;
   torch::Tensor reduced = wpca->forward(pooled.unsqueeze(-1).unsqueeze(-1)).flatten(1);
   return F::normalize(reduced, F::NormalizeFuncOptions().dim(-1));
+}
+
+torch::Tensor VprModelImpl::RunLayers(torch::Tensor x, int64_t begin, int64_t end) {
+  auto& layers = low_encoder_ ? low_encoder_ : encoder;
+  for (auto it = layers->begin() + begin; it != layers->begin() + end; ++it) x = it->forward(x);
+  return x;
 }
 
 torch::Tensor VprModelImpl::LocalFeatures(torch::Tensor images) {

@@ -71,8 +71,8 @@ class VprModelImpl : public torch::nn::Module {
   torch::nn::Sequential wpca{nullptr};  // registered as "WPCA" when options.wpca_dim > 0
 
  private:
-  // The encoder forward() runs: `encoder`, or its reduced-precision copy.
-  torch::nn::Sequential& RunningEncoder() { return low_encoder_ ? low_encoder_ : encoder; }
+  // Encoder layers [begin, end), from the reduced-precision copy when there is one.
+  torch::Tensor RunLayers(torch::Tensor x, int64_t begin, int64_t end);
 
   ModelOptions options_;
   Precision precision_ = Precision::kFp32;
