@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   torch::Tensor input = torch::rand({1, 3, config.height, config.width});
   for (const auto& arch : archs) {
     models.emplace(arch, MakeModel(arch, config));
-    models.at(arch)->SetInferencePrecision(config.precision == "bf16" ? vpr::Precision::kBf16 : vpr::Precision::kFp32);
+    models.at(arch)->PrepareInference(config.precision == "bf16" ? vpr::Precision::kBf16 : vpr::Precision::kFp32);
     benchmark::RegisterBenchmark(("vpr/" + arch).c_str(),
                                  [&, arch](benchmark::State& state) {
                                    torch::NoGradGuard no_grad;

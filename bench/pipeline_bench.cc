@@ -157,7 +157,7 @@ void Latency(const Config& c, const fs::path& scratch) {
   const std::string list = WriteList(images, scratch / "latency.txt");
   std::printf("%-22s %8s %8s\n", "", "p50", "p99");
   for (auto precision : {vpr::Precision::kFp32, vpr::Precision::kBf16}) {
-    model->SetInferencePrecision(precision);
+    model->PrepareInference(precision);
     torch::NoGradGuard no_grad;
     std::vector<double> ms;
     for (int i = -5; i < static_cast<int>(images.size()); ++i) {  // 5 warm-up runs
@@ -167,7 +167,7 @@ void Latency(const Config& c, const fs::path& scratch) {
     }
     std::printf("vpr %-18s %8.2f %8.2f\n", vpr::PrecisionName(precision), Percentile(ms, 0.5), Percentile(ms, 0.99));
   }
-  model->SetInferencePrecision(vpr::Precision::kFp32);
+  model->ReleaseInference();
   const std::string args = "--arch mobilenet_v2 --image-list " + list + " --height 240 --width 320 --threads " +
                            std::to_string(c.threads) + " --weights " + kMobileNetWeights;
   std::printf("python fp32 (PIL)      %8.2f %8.2f\n", vpr_bench::PythonReference("python_extract.py", args, "ms_p50"),

@@ -60,12 +60,32 @@ TEST(Cli, HelpListsTheCommandsAndOptionsShowDefaults) {
   EXPECT_NE(help.output.find("demo"), std::string::npos);
   CliRun extract_help = Vpr("extract --help");
   EXPECT_EQ(extract_help.code, 0);
-  EXPECT_NE(extract_help.output.find("--batch-size INT=4"), std::string::npos) << extract_help.output;
+  EXPECT_NE(extract_help.output.find("--batch-size INT=1"), std::string::npos) << extract_help.output;
   EXPECT_NE(extract_help.output.find("--device TEXT=cpu"), std::string::npos) << extract_help.output;
-  EXPECT_EQ(Vpr("version").code, 0);
+  EXPECT_NE(extract_help.output.find("--threads INT=0"), std::string::npos) << extract_help.output;
+  EXPECT_NE(extract_help.output.find("--precision TEXT:{fp32,bf16,fp16,auto}=fp32"), std::string::npos)
+      << extract_help.output;
+  CliRun bad = Vpr("extract --model m --images x --out y.npy --precision half");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.output.find("--precision"), std::string::npos) << bad.output;
   CliRun unknown = Vpr("frobnicate");
   EXPECT_EQ(unknown.code, 1);
   EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+// vpr version names what decides the speed: libraries, the BLAS by its path, threads, CPU.
+TEST(Cli, VersionShowsLibrariesBlasThreadsAndCpuFeatures) {
+  CliRun version = Vpr("version --threads 3");
+  EXPECT_EQ(version.code, 0);
+  for (const char* part : {"LibTorch 1.", "oneDNN ", "FAISS ", "OpenCV ", "BLAS: ", "libblas.so", "threads: 3",
+                           "avx2", "avx512f", "avx512_bf16", "amx_bf16", "--precision auto: "})
+    EXPECT_NE(version.output.find(part), std::string::npos) << part << " missing in:\n" << version.output;
+  CliRun json = Vpr("version --json");
+  EXPECT_EQ(json.code, 0);
+  auto report = nlohmann::json::parse(json.output.substr(json.output.find('{')));
+  EXPECT_GE(report["threads"]["used"].get<int>(), 1);
+  EXPECT_EQ(report["threads"]["used"], report["threads"]["usable_cpus"]);  // the default is every usable CPU
+  EXPECT_FALSE(report["blas"]["path"].get<std::string>().empty());
 }
 
 TEST(Cli, ExtractSkipsACorruptImageReportsItAndWritesTheRest) {

@@ -63,12 +63,12 @@ class Extractor {
     model_->to(device_);
     model_->eval();
     Precision precision = options.runtime.ResolvedPrecision(device_);
-    model_->SetInferencePrecision(precision);
+    model_->PrepareInference(precision);
     result_.precision = PrecisionName(precision);
     result_.threads = torch::get_num_threads();
     result_.dim = model_->options().DescriptorDim();
   }
-  ~Extractor() { model_->SetInferencePrecision(Precision::kFp32); }
+  ~Extractor() { model_->ReleaseInference(); }
 
   // Runs items in batches of equal-sized images; failures are recorded, not thrown.
   void Run(std::vector<Item>& items) {

@@ -114,7 +114,7 @@ TEST(Extract, Bf16DescriptorsAreCloseToFp32AndTheModelKeepsFp32Weights) {
   EXPECT_GT(cosine.min().item<double>(), 0.99);
   EXPECT_FALSE(at::equal(fp32.descriptors, bf16.descriptors));  // it did run in bf16
   for (const auto& p : model->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
-  EXPECT_EQ(model->inference_precision(), Precision::kFp32);  // reset after the run
+  EXPECT_EQ(model->inference_precision(), Precision::kFp32);  // released after the run
   options.runtime.precision = "fp32";
   EXPECT_TRUE(at::equal(ExtractDescriptors(model, paths, options).descriptors, fp32.descriptors));
 }

@@ -51,7 +51,7 @@ nn::Sequential MakeVgg16(int cut) {
       seq->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
     } else {
       seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, c, 3).padding(1)));
-      seq->push_back(nn::ReLU());
+      seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));  // as torchvision: a copy less per layer
       in = c;
     }
   }
@@ -76,7 +76,7 @@ class ConvBnActImpl : public nn::Module {
   torch::Tensor forward(torch::Tensor x) {
     if (tf_same_) x = PadSame(x);
     x = bn_->forward(conv_->forward(x));
-    return act_ ? torch::clamp(x, 0.0, 6.0) : x;
+    return act_ ? x.clamp_(0.0, 6.0) : x;  // in place, as torchvision's ReLU6(inplace=True)
   }
 
  private:
@@ -175,9 +175,9 @@ class ResBlockImpl : public nn::Module {
     torch::Tensor y = x;
     for (size_t i = 0; i < convs_.size(); ++i) {
       y = bns_[i]->forward(convs_[i]->forward(y));
-      if (i + 1 < convs_.size()) y = torch::relu(y);
+      if (i + 1 < convs_.size()) y.relu_();
     }
-    return torch::relu(y + (downsample_ ? downsample_->forward(x) : x));
+    return (y + (downsample_ ? downsample_->forward(x) : x)).relu_();
   }
 
  private:
@@ -193,7 +193,7 @@ nn::Sequential MakeResNet(const std::string& arch, int cut) {
   nn::Sequential seq;
   seq->push_back(Conv(3, 64, 7, 2));
   seq->push_back(nn::BatchNorm2d(64));
-  seq->push_back(nn::ReLU());
+  seq->push_back(nn::ReLU(nn::ReLUOptions().inplace(true)));
   seq->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
   int64_t in = 64;
   for (int layer = 0; layer < 4 && static_cast<int>(seq->size()) < cut; ++layer) {

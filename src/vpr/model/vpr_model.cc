@@ -73,7 +73,7 @@ torch::Tensor VprModelImpl::EncoderPrefix(torch::Tensor images, int64_t end) {
   VPR_CHECK(end >= 0 && end <= static_cast<int64_t>(encoder->size()), "internal: encoder prefix end ", end,
             " outside [0, ", encoder->size(), "]");
   torch::Tensor x = (images - mean_.to(images.device())) / std_.to(images.device());
-  if (low_encoder_) x = x.to(ComputeType(precision_)).contiguous(at::MemoryFormat::ChannelsLast);
+  if (inference_encoder_) x = x.to(ComputeType(precision_)).contiguous(at::MemoryFormat::ChannelsLast);
   return RunLayers(x, 0, end);
 }
 
@@ -94,7 +94,7 @@ torch::Tensor VprModelImpl::DescribeFrom(torch::Tensor x, int64_t begin) {
 }
 
 torch::Tensor VprModelImpl::RunLayers(torch::Tensor x, int64_t begin, int64_t end) {
-  auto& layers = low_encoder_ ? low_encoder_ : encoder;
+  auto& layers = inference_encoder_ ? inference_encoder_ : encoder;
   for (auto it = layers->begin() + begin; it != layers->begin() + end; ++it) x = it->forward(x);
   return x;
 }
@@ -103,14 +103,18 @@ torch::Tensor VprModelImpl::LocalFeatures(torch::Tensor images) {
   return EncoderPrefix(images, static_cast<int64_t>(encoder->size())).to(at::kFloat).contiguous();
 }
 
-void VprModelImpl::SetInferencePrecision(Precision precision) {
+void VprModelImpl::ReleaseInference() {
+  precision_ = Precision::kFp32;
+  inference_encoder_ = nullptr;
+}
+
+void VprModelImpl::PrepareInference(Precision precision) {
+  ReleaseInference();
   precision_ = precision;
-  low_encoder_ = nullptr;
-  if (precision == Precision::kFp32) return;
   torch::NoGradGuard no_grad;
   const at::Tensor first = encoder->parameters().front();
-  low_encoder_ = MakeEncoder(options_.backbone);
-  low_encoder_->eval();
+  inference_encoder_ = MakeEncoder(options_.backbone);
+  inference_encoder_->eval();
   auto weights = encoder->named_parameters();
   auto buffers = encoder->named_buffers();
   auto convert = [&](const at::Tensor& from) {
@@ -118,11 +122,11 @@ void VprModelImpl::SetInferencePrecision(Precision precision) {
     at::Tensor t = from.detach().to(first.device(), ComputeType(precision));
     return t.dim() == 4 ? t.contiguous(at::MemoryFormat::ChannelsLast) : t.contiguous();
   };
-  for (auto& p : low_encoder_->named_parameters()) {
+  for (auto& p : inference_encoder_->named_parameters()) {
     p.value().set_data(convert(weights[p.key()]));
     p.value().set_requires_grad(false);
   }
-  for (auto& b : low_encoder_->named_buffers()) b.value().set_data(convert(buffers[b.key()]));
+  for (auto& b : inference_encoder_->named_buffers()) b.value().set_data(convert(buffers[b.key()]));
 }
 
 torch::Tensor VprModelImpl::forward(torch::Tensor images) {
