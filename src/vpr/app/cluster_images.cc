@@ -62,8 +62,15 @@ ClusterImagesResult ClusterImages(VprModel& model, const std::vector<std::string
       return at::Tensor();
     }
   };
-  at::Tensor samples = SampleLocalFeatures(model, paths.size(), load, options.cluster, options.runtime.Apply());
+  const at::Device device = options.runtime.Apply();
+  const Precision precision = options.runtime.ResolvedPrecision(device);
+  model->to(device);
+  model->PrepareInference(precision);
+  at::Tensor samples = SampleLocalFeatures(model, paths.size(), load, options.cluster, device);
+  model->ReleaseInference();
   model->to(at::kCPU);
+  result.threads = options.runtime.ResolvedThreads();
+  result.precision = PrecisionName(precision);
   result.num_samples = samples.size(0);
   result.images_used = static_cast<int64_t>(paths.size() - result.failures.size());
   if (given.defined()) {

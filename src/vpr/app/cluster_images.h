@@ -32,6 +32,8 @@ struct ClusterImagesResult {
   std::string centroids;                 // "k-means" or the .npy path
   double alpha = 0.0;
   double seconds = 0.0;
+  int threads = 0;                 // CPU threads the sampling ran with
+  std::string precision = "fp32";  // precision of the local features
   // For the checkpoint: {"source": "vpr cluster", "num_samples", "images", "failed",
   // "failures", "centroids", "alpha", "seed", "iterations", "samples_per_image", ...}.
   nlohmann::json Info(const ClusterImagesOptions& options) const;

@@ -120,8 +120,8 @@ DemoResult RunDemo(const DemoOptions& options) {
                             {"seconds", result.seconds}};
   for (const auto& [n, r] : result.recall) metrics["recall_at"][std::to_string(n)] = r;
   WriteFileAtomic((fs::path(options.out_dir) / "metrics.json").string(), metrics.dump(2) + "\n");
-  Log().info("demo: done in {:.1f}s; wrote {}, metrics.json, model.pth, database/queries .npy, dataset/",
-             result.seconds, result.submission_path);
+  Log().info("demo: done in {:.1f}s on {} threads; wrote {}, metrics.json, model.pth, database/queries .npy, dataset/",
+             result.seconds, options.runtime.ResolvedThreads(), result.submission_path);
   return result;
 }
 

@@ -175,9 +175,9 @@ int RunClusterCommand(int argc, char** argv) {
   nlohmann::json info = result.Info(options);
   info["model_file"] = loaded.path;
   SaveModel(out, loaded.model, info);
-  Log().info("wrote {} ({}; {} samples from {} images, {} skipped) in {:.1f}s", out,
+  Log().info("wrote {} ({}; {} samples from {} images, {} skipped) in {:.1f}s, {} threads, {}", out,
              loaded.model->options().Describe(), result.num_samples, result.images_used, result.failures.size(),
-             result.seconds);
+             result.seconds, result.threads, result.precision);
   return 0;
 }
 

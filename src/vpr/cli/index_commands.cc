@@ -128,8 +128,12 @@ int RunIndexCommand(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", options.index.seed, "seed of the training sample and k-means")->capture_default_str();
   app.add_option("--out", options.out, "index file to write (e.g. db.index)")->required();
+  RuntimeOptions runtime;
+  app.add_option("--threads", runtime.threads, "CPU threads of FAISS and BLAS (0 = every usable CPU)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   options.Check();
+  runtime.Apply();
 
   auto start = std::chrono::steady_clock::now();
   // Names first: a mismatch should fail before minutes of training.
@@ -137,9 +141,9 @@ int RunIndexCommand(int argc, char** argv) {
   FaissIndex index = FaissIndex::BuildFromNpy(options.descriptors, options.index);
   index.SetSources(fs::absolute(options.descriptors).string(), names);
   index.Save(options.out);
-  Log().info("index: wrote {} ('{}', {}): {} vectors of {} dims, {:.1f} MB, {:.1f}s", options.out,
+  Log().info("index: wrote {} ('{}', {}): {} vectors of {} dims, {:.1f} MB, {:.1f}s, {} threads", options.out,
              options.index.factory, DistanceMeaning(options.index.metric), index.ntotal(), index.dim(),
-             fs::file_size(options.out) / 1e6, SecondsSince(start));
+             fs::file_size(options.out) / 1e6, SecondsSince(start), runtime.ResolvedThreads());
   return 0;
 }
 
@@ -158,7 +162,11 @@ int RunSearchCommand(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--ef-search", options.ef_search, "HNSW efSearch (0 = faiss' default, 16)")->capture_default_str();
   app.add_option("--out", options.out, "result .json")->required();
+  RuntimeOptions runtime;
+  app.add_option("--threads", runtime.threads, "CPU threads of FAISS and BLAS (0 = every usable CPU)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  runtime.Apply();
   options.Check();
 
   FaissIndex index = FaissIndex::Load(options.index);
@@ -182,9 +190,10 @@ int RunSearchCommand(int argc, char** argv) {
                            {"distance", DistanceMeaning(info.metric)}, {"top_k", k},
                            {"num_queries", knn.num_queries}, {"search_seconds", seconds}, {"queries", rows}};
   WriteFileAtomic(options.out, result.dump(1) + "\n");
-  Log().info("search: {} queries x top {} in {} ('{}', {}) in {:.3f}s ({:.3f} ms/query); wrote {}", knn.num_queries,
+  Log().info("search: {} queries x top {} in {} ('{}', {}) in {:.3f}s ({:.3f} ms/query, {} threads); wrote {}",
+             knn.num_queries,
              k, options.index, info.factory, DistanceMeaning(info.metric), seconds,
-             knn.num_queries > 0 ? 1e3 * seconds / knn.num_queries : 0.0, options.out);
+             knn.num_queries > 0 ? 1e3 * seconds / knn.num_queries : 0.0, runtime.ResolvedThreads(), options.out);
   if (knn.num_queries > 0)
     Log().info("search: query 0{} -> {}{} (distance {})", query_names.empty() ? "" : " (" + query_names[0] + ")",
                knn.id(0, 0), db_names.empty() || knn.id(0, 0) < 0 ? "" : " (" + db_names[knn.id(0, 0)] + ")",
@@ -240,6 +249,7 @@ int RunPcaCommand(int argc, char** argv) {
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.extract.runtime);
   CLI11_PARSE(app, argc, argv);
+  options.extract.runtime.Apply();
   options.extract.resize = image_flags.Resolve();
   options.extract.label = "pca extract";
   options.Check();
@@ -259,8 +269,9 @@ int RunPcaCommand(int argc, char** argv) {
                                    {"epsilon", options.wpca.epsilon},
                                    {"eigenvalues", wpca.eigenvalues}}}};
   SaveModel(options.out, reduced, info);
-  Log().info("pca: wrote {} ({}); WPCA fitted on {} descriptors, {} -> {} dims, {:.1f}s", options.out,
-             reduced->options().Describe(), x.size(0), x.size(1), wpca.out_dim, SecondsSince(start));
+  Log().info("pca: wrote {} ({}); WPCA fitted on {} descriptors, {} -> {} dims, {:.1f}s, {} threads", options.out,
+             reduced->options().Describe(), x.size(0), x.size(1), wpca.out_dim, SecondsSince(start),
+             options.extract.runtime.ResolvedThreads());
   return 0;
 }
 
