@@ -17,7 +17,7 @@ namespace vpr {
 
 void ExtractOptions::Check() const {
   VPR_CHECK(batch_size > 0 && batch_size <= 4096, "--batch-size must be in [1, 4096], got ", batch_size);
-  VPR_CHECK(decode_threads >= 0 && decode_threads <= 256, "--decode-threads must be in [0, 256] (0 = auto), got ",
+  VPR_CHECK(decode_threads >= 0 && decode_threads <= 256, "--decode-threads must be in [0, 256] (0 = the compute threads decode), got ",
             decode_threads);
   resize.Check();
   runtime.Check();
@@ -173,8 +173,10 @@ ExtractResult RunExtraction(VprModel& model, size_t total, const ItemSource& sou
   auto start = std::chrono::steady_clock::now();
   Extractor extractor(model, options, total);
   const size_t chunk = static_cast<size_t>(options.batch_size) * 2;
-  if (options.decode_threads == 0) DecodeInComputeThreads(extractor, total, std::max<size_t>(chunk, torch::get_num_threads()), source);
-  else DecodeAhead(extractor, total, chunk, source, options.decode_threads);
+  if (options.decode_threads == 0)
+    DecodeInComputeThreads(extractor, total, std::max<size_t>(chunk, torch::get_num_threads()), source);
+  else
+    DecodeAhead(extractor, total, chunk, source, options.decode_threads);
   return extractor.Finish(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
