@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "vpr/util/check.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -22,15 +23,6 @@ void WriteFrames(const fs::path& dir, int n) {
   fs::create_directories(dir);
   cv::Mat image(8, 8, CV_8UC3, cv::Scalar(10, 20, 30));
   for (int i = 0; i < n; ++i) cv::imwrite((dir / ("frame" + std::to_string(i) + ".png")).string(), image);
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(FrameAlignedDataset, PairsTheIthImagesAndNamesThemUnderTheCommonFolder) {
@@ -53,7 +45,7 @@ TEST(FrameAlignedDataset, DifferentImageCountsAreAClearError) {
   fs::path root = Scratch("mismatch");
   WriteFrames(root / "day", 3);
   WriteFrames(root / "night", 2);
-  std::string error = ErrorOf([&] { LoadFrameAlignedDataset((root / "day").string(), (root / "night").string(), 0); });
+  std::string error = ThrownMessage([&] { LoadFrameAlignedDataset((root / "day").string(), (root / "night").string(), 0); });
   EXPECT_NE(error.find("has 3 images"), std::string::npos) << error;
   EXPECT_NE(error.find("has 2"), std::string::npos) << error;
 }
@@ -62,13 +54,13 @@ TEST(FrameAlignedDataset, EmptyOrMissingFolderIsAClearError) {
   fs::path root = Scratch("empty");
   WriteFrames(root / "day", 2);
   fs::create_directories(root / "night");
-  std::string empty = ErrorOf([&] { LoadFrameAlignedDataset((root / "day").string(), (root / "night").string(), 0); });
+  std::string empty = ThrownMessage([&] { LoadFrameAlignedDataset((root / "day").string(), (root / "night").string(), 0); });
   EXPECT_NE(empty.find("query folder"), std::string::npos) << empty;
   EXPECT_NE(empty.find("no images"), std::string::npos) << empty;
-  std::string missing = ErrorOf([&] { LoadFrameAlignedDataset((root / "nope").string(), (root / "day").string(), 0); });
+  std::string missing = ThrownMessage([&] { LoadFrameAlignedDataset((root / "nope").string(), (root / "day").string(), 0); });
   EXPECT_NE(missing.find("database folder"), std::string::npos) << missing;
   EXPECT_NE(missing.find("does not exist"), std::string::npos) << missing;
-  std::string negative = ErrorOf([&] { LoadFrameAlignedDataset((root / "day").string(), (root / "day").string(), -1); });
+  std::string negative = ThrownMessage([&] { LoadFrameAlignedDataset((root / "day").string(), (root / "day").string(), -1); });
   EXPECT_NE(negative.find("--frame-tolerance"), std::string::npos) << negative;
 }
 
@@ -81,8 +73,8 @@ TEST(Dataset, TrainingPositiveRadiusNarrowsPositivesUpToThePositiveRadius) {
   d.SetTrainingPositiveRadius(1);
   EXPECT_EQ(d.TrainingPositiveRadius(), 1);
   EXPECT_EQ(d.positive_radius, 2);  // negatives still start beyond 2
-  EXPECT_NE(ErrorOf([&] { d.SetTrainingPositiveRadius(3); }).find("must be in (0, 2] frames"), std::string::npos);
-  EXPECT_NE(ErrorOf([&] { d.SetTrainingPositiveRadius(0); }).find("got 0"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { d.SetTrainingPositiveRadius(3); }).find("must be in (0, 2] frames"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { d.SetTrainingPositiveRadius(0); }).find("got 0"), std::string::npos);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "vpr/test_config.h"
 #include "vpr/util/check.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -23,15 +24,6 @@ fs::path Scratch(const std::string& name) {
 void WriteText(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path) << text;
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 fs::path Gt(const std::string& rel) { return fs::path(VPR_SHARED_DIR) / "data/gt" / rel; }
@@ -77,7 +69,7 @@ TEST(NpzDataset, NordlandIntegerPositions) {
 TEST(NpzDataset, Tokyo247WithoutItsDatabaseListNamesTheMissingFile) {
   fs::path file = Gt("patchnetvlad/tokyo247.npz");
   SKIP_WITHOUT(file);
-  std::string error = ErrorOf([&] { LoadNpzDataset(file.string(), ""); });
+  std::string error = ThrownMessage([&] { LoadNpzDataset(file.string(), ""); });
   EXPECT_NE(error.find(Gt("patchnetvlad/tokyo247_imageNames_index.txt").string()), std::string::npos) << error;
   EXPECT_NE(error.find("database image list"), std::string::npos) << error;
 }
@@ -89,7 +81,7 @@ TEST(NpzDataset, ListLongerThanThePositionsIsAnError) {
   fs::copy_file(real, dir / "toy.npz");
   fs::copy_file(Gt("patchnetvlad/pitts30k_imageNames_index.txt"), dir / "toy_imageNames_index.txt");
   WriteText(dir / "toy_imageNames_query.txt", "./q/a.jpg\n./q/b.jpg\n");
-  std::string error = ErrorOf([&] { LoadNpzDataset((dir / "toy.npz").string(), ""); });
+  std::string error = ThrownMessage([&] { LoadNpzDataset((dir / "toy.npz").string(), ""); });
   EXPECT_NE(error.find("utmQ has shape 6816 x 2"), std::string::npos) << error;
   EXPECT_NE(error.find("lists 2 images"), std::string::npos) << error;
 }
@@ -157,26 +149,26 @@ TEST(CsvDataset, PointsOutsideTheFirstZoneAndAcrossTheEquatorStayInItsFrame) {
 TEST(CsvDataset, ErrorsNameTheRowOrTheMissingColumns) {
   fs::path dir = Scratch("csv_errors");
   WriteText(dir / "split.csv", "path,easting,northing,split\na.jpg,1,2,database\nb.jpg,1,2,train\n");
-  std::string error = ErrorOf([&] { LoadCsvDataset((dir / "split.csv").string(), ""); });
+  std::string error = ThrownMessage([&] { LoadCsvDataset((dir / "split.csv").string(), ""); });
   EXPECT_NE(error.find("line 3"), std::string::npos) << error;
   EXPECT_NE(error.find("'train'"), std::string::npos) << error;
 
   WriteText(dir / "columns.csv", "path,x,y,split\na.jpg,1,2,database\n");
-  error = ErrorOf([&] { LoadCsvDataset((dir / "columns.csv").string(), ""); });
+  error = ThrownMessage([&] { LoadCsvDataset((dir / "columns.csv").string(), ""); });
   EXPECT_NE(error.find("easting,northing"), std::string::npos) << error;
   EXPECT_NE(error.find("lat,lon"), std::string::npos) << error;
 
   WriteText(dir / "number.csv", "path,easting,northing,split\na.jpg,1,north,database\n");
-  error = ErrorOf([&] { LoadCsvDataset((dir / "number.csv").string(), ""); });
+  error = ThrownMessage([&] { LoadCsvDataset((dir / "number.csv").string(), ""); });
   EXPECT_NE(error.find("line 2: column northing is 'north'"), std::string::npos) << error;
 
   WriteText(dir / "lat.csv", "path,lat,lon,split\na.jpg,95,3,database\n");
-  error = ErrorOf([&] { LoadCsvDataset((dir / "lat.csv").string(), ""); });
+  error = ThrownMessage([&] { LoadCsvDataset((dir / "lat.csv").string(), ""); });
   EXPECT_NE(error.find("line 2: lat 95, lon 3"), std::string::npos) << error;
   EXPECT_NE(error.find("lat and lon are not swapped"), std::string::npos) << error;
 
   WriteText(dir / "noquery.csv", "path,easting,northing,split\na.jpg,1,2,database\n");
-  EXPECT_NE(ErrorOf([&] { LoadCsvDataset((dir / "noquery.csv").string(), ""); }).find("0 query"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { LoadCsvDataset((dir / "noquery.csv").string(), ""); }).find("0 query"), std::string::npos);
 }
 
 // ---- @UTM@ folders
@@ -203,15 +195,15 @@ TEST(UtmFolderDataset, ParsesEastingAndNorthingFromTheNames) {
 TEST(UtmFolderDataset, ErrorsNameTheFolderOrTheImage) {
   fs::path dir = Scratch("utm_errors");
   Touch(dir / "database/@1@2@.jpg");
-  std::string error = ErrorOf([&] { LoadUtmFolderDataset(dir.string()); });
+  std::string error = ThrownMessage([&] { LoadUtmFolderDataset(dir.string()); });
   EXPECT_NE(error.find("no 'queries' folder"), std::string::npos) << error;
 
   fs::create_directories(dir / "queries");
-  error = ErrorOf([&] { LoadUtmFolderDataset(dir.string()); });
+  error = ThrownMessage([&] { LoadUtmFolderDataset(dir.string()); });
   EXPECT_NE(error.find("has no images"), std::string::npos) << error;
 
   Touch(dir / "queries/street_42.jpg");
-  error = ErrorOf([&] { LoadUtmFolderDataset(dir.string()); });
+  error = ThrownMessage([&] { LoadUtmFolderDataset(dir.string()); });
   EXPECT_NE(error.find("street_42.jpg"), std::string::npos) << error;
   EXPECT_NE(error.find("@UTM_east@UTM_north@"), std::string::npos) << error;
 }
@@ -237,13 +229,13 @@ TEST(LoadDataset, DispatchesOnTheExtensionAndAppliesTheRadius) {
 
   WriteText(dir / "gt.txt", "a b c\n");
   source.file = (dir / "gt.txt").string();
-  std::string error = ErrorOf([&] { LoadDataset(source); });
+  std::string error = ThrownMessage([&] { LoadDataset(source); });
   EXPECT_NE(error.find("'.txt'"), std::string::npos) << error;
   EXPECT_NE(error.find(".mat/.db"), std::string::npos) << error;
   EXPECT_NE(error.find(".npz"), std::string::npos) << error;
 
   source.file = (dir / "absent.mat").string();
-  EXPECT_NE(ErrorOf([&] { LoadDataset(source); }).find("does not exist"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { LoadDataset(source); }).find("does not exist"), std::string::npos);
 }
 
 TEST(LoadDataset, FrameAlignedForm) {
@@ -264,28 +256,28 @@ TEST(LoadDataset, FrameAlignedForm) {
 
 TEST(DatasetSourceCheck, SaysWhichFlagsToGive) {
   DatasetSource none;
-  std::string error = ErrorOf([&] { none.Check(); });
+  std::string error = ThrownMessage([&] { none.Check(); });
   EXPECT_NE(error.find("--dataset"), std::string::npos) << error;
   EXPECT_NE(error.find("--frame-tolerance"), std::string::npos) << error;
 
   DatasetSource both;
   both.file = "gt.mat";
   both.database_dir = "db";
-  EXPECT_NE(ErrorOf([&] { both.Check(); }).find("cannot be combined"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { both.Check(); }).find("cannot be combined"), std::string::npos);
 
   DatasetSource partial;
   partial.database_dir = "db";
-  error = ErrorOf([&] { partial.Check(); });
+  error = ThrownMessage([&] { partial.Check(); });
   EXPECT_NE(error.find("missing: --queries DIR --frame-tolerance N"), std::string::npos) << error;
 
   DatasetSource root_only;
   root_only.root = "images";
-  EXPECT_NE(ErrorOf([&] { root_only.Check(); }).find("--root"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { root_only.Check(); }).find("--root"), std::string::npos);
 
   DatasetSource negative;
   negative.file = "gt.mat";
   negative.radius = -1;
-  EXPECT_NE(ErrorOf([&] { negative.Check(); }).find("--radius"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { negative.Check(); }).find("--radius"), std::string::npos);
 
   DatasetSource file;
   file.file = "gt.mat";

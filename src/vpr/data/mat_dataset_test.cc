@@ -10,6 +10,7 @@
 #include "vpr/data/load_dataset.h"
 #include "vpr/test_config.h"
 #include "vpr/util/check.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -84,15 +85,6 @@ fs::path Scratch(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 const std::vector<std::string> kDb = {"db/a.jpg", "db/bb.jpg", "db/ccc.jpg"};
@@ -203,7 +195,7 @@ TEST(MatDataset, MissingFieldNamesItTheFileAndTheFieldsFound) {
                   {"posDistThr", Scalar(25)}});
   std::string file = (dir / "m.mat").string();
   WriteMat(file, MAT_FT_MAT73, "dbStruct", s);
-  std::string error = ErrorOf([&] { LoadMatDataset(file, ""); });
+  std::string error = ThrownMessage([&] { LoadMatDataset(file, ""); });
   EXPECT_NE(error.find("'utmQ'"), std::string::npos) << error;
   EXPECT_NE(error.find(file), std::string::npos) << error;
   EXPECT_NE(error.find("dbImageFns, utmDb, qImageFns, posDistThr"), std::string::npos) << error;
@@ -218,7 +210,7 @@ TEST(MatDataset, PositionsCountDifferentFromNamesIsAnError) {
                   {"posDistThr", Scalar(25)}});
   std::string file = (dir / "c.mat").string();
   WriteMat(file, MAT_FT_MAT5, "dbStruct", s);
-  std::string error = ErrorOf([&] { LoadMatDataset(file, ""); });
+  std::string error = ThrownMessage([&] { LoadMatDataset(file, ""); });
   EXPECT_NE(error.find("utmDb has shape 2 x 2"), std::string::npos) << error;
   EXPECT_NE(error.find("lists 3 names"), std::string::npos) << error;
   EXPECT_NE(error.find(file), std::string::npos) << error;
@@ -228,17 +220,17 @@ TEST(MatDataset, NotAMatFileAndNoDbStructAreErrors) {
   fs::path dir = Scratch("bad");
   std::string text = (dir / "text.mat").string();
   std::ofstream(text) << "just some text, not MATLAB\n";
-  std::string error = ErrorOf([&] { LoadMatDataset(text, ""); });
+  std::string error = ThrownMessage([&] { LoadMatDataset(text, ""); });
   EXPECT_NE(error.find("is not a MAT file"), std::string::npos) << error;
   EXPECT_NE(error.find(text), std::string::npos) << error;
 
   std::string other = (dir / "other.mat").string();
   WriteMat(other, MAT_FT_MAT73, "gps", Scalar(1));
-  error = ErrorOf([&] { LoadMatDataset(other, ""); });
+  error = ThrownMessage([&] { LoadMatDataset(other, ""); });
   EXPECT_NE(error.find("no variable 'dbStruct'"), std::string::npos) << error;
   EXPECT_NE(error.find("gps"), std::string::npos) << error;
 
-  EXPECT_NE(ErrorOf([&] { LoadMatDataset((dir / "absent.mat").string(), ""); }).find("does not exist"),
+  EXPECT_NE(ThrownMessage([&] { LoadMatDataset((dir / "absent.mat").string(), ""); }).find("does not exist"),
             std::string::npos);
 }
 

@@ -10,6 +10,7 @@
 
 #include "vpr/util/check.h"
 #include "vpr/util/npy.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -206,20 +207,11 @@ TEST(NpyReader, ConvertsFloat64RowsAndRejectsTruncatedFiles) {
   EXPECT_THROW(NpyReader(WriteFloat64Npy(dir / "b.npy", 4, 3, 8)), Error);
 }
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(FaissIndex, BadFactoryStringNamesItAndGivesExamples) {
   Points db = Clustered(100, 16, 4, 12);
   IndexOptions options;
   options.factory = "IVF12,Flatt";
-  std::string message = ErrorOf([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
+  std::string message = ThrownMessage([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
   EXPECT_NE(message.find("'IVF12,Flatt'"), std::string::npos) << message;
   EXPECT_NE(message.find("\"HNSW32\""), std::string::npos) << message;
   EXPECT_NE(message.find("\"IVF256,PQ32\""), std::string::npos) << message;
@@ -229,16 +221,16 @@ TEST(FaissIndex, TooFewTrainingRowsAndDimMismatchAreClearErrors) {
   Points db = Clustered(100, 16, 4, 13);
   IndexOptions options;
   options.factory = "IVF256,Flat";
-  std::string message = ErrorOf([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
+  std::string message = ThrownMessage([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
   EXPECT_NE(message.find("at least 256 training rows"), std::string::npos) << message;
 
   options.factory = "PQ4";
   options.train_size = 200;  // more than there are: all 100 are used, PQ needs 256
-  message = ErrorOf([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
+  message = ThrownMessage([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
   EXPECT_NE(message.find("at least 256 training rows"), std::string::npos) << message;
 
   FaissIndex flat = FaissIndex::Build(db.data.data(), db.n, db.dim, {});
-  message = ErrorOf([&] { flat.Search(db.data.data(), 2, 8, 1); });
+  message = ThrownMessage([&] { flat.Search(db.data.data(), 2, 8, 1); });
   EXPECT_NE(message.find("queries are 8-d but the index holds 16-d"), std::string::npos) << message;
 
   IndexOptions bad;

@@ -9,6 +9,7 @@
 #include "vpr/test_config.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -54,15 +55,6 @@ std::string TempPath(const std::string& name) {
   return (fs::temp_directory_path() / ("vpr_npz_test_" + name)).string();
 }
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(Npz, ReadsStoredAndDeflatedMembersExactly) {
   std::string path = TempPath("mixed.npz");
   std::string utm = Raw<double>({584825.9611881467, 4476945.610746089, 1.5, -2.25});
@@ -91,7 +83,7 @@ TEST(Npz, ReadsStoredAndDeflatedMembersExactly) {
 TEST(Npz, ObjectMemberIsRejectedNamingIt) {
   std::string path = TempPath("object.npz");
   WriteZip(path, {{"names.npy", NpyBytes("|O", "(2,)", std::string(16, '\0')), false}});
-  std::string error = ErrorOf([&] { ReadNpz(path); });
+  std::string error = ThrownMessage([&] { ReadNpz(path); });
   EXPECT_NE(error.find("names.npy"), std::string::npos) << error;
   EXPECT_NE(error.find(path), std::string::npos) << error;
   EXPECT_NE(error.find("dtype '|O'"), std::string::npos) << error;
@@ -101,10 +93,10 @@ TEST(Npz, ObjectMemberIsRejectedNamingIt) {
 TEST(Npz, NotAZipIsRejectedNamingTheFile) {
   std::string path = TempPath("bad.npz");
   WriteFileAtomic(path, std::string("this is not a zip archive at all"));
-  std::string error = ErrorOf([&] { ReadNpz(path); });
+  std::string error = ThrownMessage([&] { ReadNpz(path); });
   EXPECT_NE(error.find(path), std::string::npos) << error;
   EXPECT_NE(error.find("zip"), std::string::npos) << error;
-  EXPECT_NE(ErrorOf([&] { ReadNpz(TempPath("missing.npz")); }), "");
+  EXPECT_NE(ThrownMessage([&] { ReadNpz(TempPath("missing.npz")); }), "");
 }
 
 TEST(Npz, ReadsPatchNetVladPitts30k) {

@@ -6,6 +6,7 @@
 
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -29,15 +30,6 @@ VprModel SmallModel(bool vladv2 = false, int64_t wpca = 0) {
   VprModel model(options);
   model->pool->InitRandom();
   return model;
-}
-
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 TEST(ModelIo, SaveThenLoadGivesTheSameModelAndOptions) {
@@ -67,17 +59,17 @@ TEST(ModelIo, ContradictingFlagsAreErrors) {
   SaveModel(path, model);
   ModelFlags flags;
   flags.clusters = 8;
-  EXPECT_NE(ErrorOf([&] { LoadModel(path, flags); }).find("--clusters 8 contradicts the checkpoint"),
+  EXPECT_NE(ThrownMessage([&] { LoadModel(path, flags); }).find("--clusters 8 contradicts the checkpoint"),
             std::string::npos);
   flags = {};
   flags.arch = "mobilenet_v2";
-  EXPECT_NE(ErrorOf([&] { LoadModel(path, flags); }).find("--backbone mobilenet_v2 contradicts"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { LoadModel(path, flags); }).find("--backbone mobilenet_v2 contradicts"), std::string::npos);
   flags = {};
   flags.normalize = "imagenet";
-  EXPECT_NE(ErrorOf([&] { LoadModel(path, flags); }).find("saved with normalize tf"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { LoadModel(path, flags); }).find("saved with normalize tf"), std::string::npos);
   flags = {};
   flags.vladv2 = true;
-  EXPECT_NE(ErrorOf([&] { LoadModel(path, flags); }).find("--vladv2"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { LoadModel(path, flags); }).find("--vladv2"), std::string::npos);
 }
 
 TEST(ModelIo, MissingUnexpectedAndWrongShapedKeysAreListed) {
@@ -92,7 +84,7 @@ TEST(ModelIo, MissingUnexpectedAndWrongShapedKeysAreListed) {
   broken.emplace_back("pool.extra", torch::zeros({3}));  // unexpected
   std::string path = TempPath("broken.pth");
   SaveCheckpoint(path, broken, {{"vpr", model->options().ToJson()}});
-  std::string message = ErrorOf([&] { LoadModel(path, {}); });
+  std::string message = ThrownMessage([&] { LoadModel(path, {}); });
   EXPECT_NE(message.find("missing keys: encoder.2.bias"), std::string::npos) << message;
   EXPECT_NE(message.find("unexpected keys: pool.extra"), std::string::npos) << message;
   EXPECT_NE(message.find("wrong shapes: encoder.2.weight (file [64, 64, 5, 5], model [64, 64, 3, 3])"),
@@ -106,16 +98,16 @@ TEST(ModelIo, TruncatedCheckpointNamesTheFile) {
   SaveModel(path, model);
   std::string bytes = ReadFileBytes(path);
   WriteFileAtomic(path, bytes.substr(0, bytes.size() / 2));
-  std::string message = ErrorOf([&] { LoadModel(path, {}); });
+  std::string message = ThrownMessage([&] { LoadModel(path, {}); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
 TEST(ModelIo, FileWithoutAModelSaysWhatItExpected) {
   std::string path = TempPath("not_a_model.pth");
   SaveCheckpoint(path, {{"head.weight", torch::zeros({2, 2})}}, nlohmann::json::object());
-  std::string message = ErrorOf([&] { LoadModel(path, {}); });
+  std::string message = ThrownMessage([&] { LoadModel(path, {}); });
   EXPECT_NE(message.find("neither a NetVLAD checkpoint"), std::string::npos) << message;
-  EXPECT_NE(ErrorOf([&] { LoadModel(TempPath("absent.pth"), {}); }).find("does not exist"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { LoadModel(TempPath("absent.pth"), {}); }).find("does not exist"), std::string::npos);
 }
 
 TEST(ModelIo, BackboneOnlyFileGetsAFreshNetVLAD) {
@@ -173,7 +165,7 @@ TEST(ModelIo, GlobalPoolingModelsLoadFromBackbonesAndRoundTrip) {
   SaveModel(with_netvlad, netvlad);
   ModelFlags avg;
   avg.pooling = "avg";
-  EXPECT_NE(ErrorOf([&] { LoadModel(with_netvlad, avg); }).find("--pooling avg asked for, but the checkpoint has a "
+  EXPECT_NE(ThrownMessage([&] { LoadModel(with_netvlad, avg); }).find("--pooling avg asked for, but the checkpoint has a "
                                                                    "NetVLAD layer"),
             std::string::npos);
 }

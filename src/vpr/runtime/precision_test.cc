@@ -6,26 +6,18 @@
 #include "vpr/runtime/cpu_features.h"
 #include "vpr/runtime/runtime_options.h"
 #include "vpr/util/check.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
 
-std::string ErrorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(Precision, FlagValuesAreCheckedWithTheirAllowedValues) {
-  EXPECT_NE(ErrorOf([] { CheckPrecisionFlag("half", "cpu"); }).find("fp32 | bf16 | fp16 | auto"), std::string::npos);
-  EXPECT_NE(ErrorOf([] { CheckPrecisionFlag("fp16", "cpu"); }).find("--device cuda"), std::string::npos);
-  EXPECT_EQ(ErrorOf([] { CheckPrecisionFlag("fp16", "cuda:0"); }), "");
+  EXPECT_NE(ThrownMessage([] { CheckPrecisionFlag("half", "cpu"); }).find("fp32 | bf16 | fp16 | auto"), std::string::npos);
+  EXPECT_NE(ThrownMessage([] { CheckPrecisionFlag("fp16", "cpu"); }).find("--device cuda"), std::string::npos);
+  EXPECT_EQ(ThrownMessage([] { CheckPrecisionFlag("fp16", "cuda:0"); }), "");
   RuntimeOptions runtime;
   runtime.threads = -1;
-  EXPECT_NE(ErrorOf([&] { runtime.Check(); }).find("--threads must be in [0, 4096]"), std::string::npos);
+  EXPECT_NE(ThrownMessage([&] { runtime.Check(); }).find("--threads must be in [0, 4096]"), std::string::npos);
 }
 
 TEST(Precision, AutoIsBf16ExactlyWhereTheCpuHasIt) {
