@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_model as R  # noqa: E402
+import weights_only  # noqa: E402
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -63,7 +64,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     try:
-        obj = torch.load(args.checkpoint, map_location="cpu")
+        # weights_only: what torch.load does by default since PyTorch 2.6.
+        obj = weights_only.load(args.checkpoint, map_location="cpu")
         if not isinstance(obj, dict) or "state_dict" not in obj or "vpr" not in obj:
             keys = list(obj.keys()) if isinstance(obj, dict) else type(obj).__name__
             if isinstance(keys, list) and len(keys) > 8:

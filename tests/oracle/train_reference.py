@@ -28,10 +28,11 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference_model as R  # noqa: E402
+import weights_only  # noqa: E402
 
 
 def load_model(path):
-    ckpt = torch.load(path, map_location="cpu")
+    ckpt = weights_only.load(path, map_location="cpu")  # vpr writes plain data only
     model = R.model_from_vpr_metadata(ckpt["vpr"])
     model.load_state_dict(R.strip_module_prefix(ckpt["state_dict"]), strict=True)
     return model

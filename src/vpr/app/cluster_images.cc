@@ -41,6 +41,8 @@ at::Tensor ReadCentroids(const std::string& path, const VprModel& model) {
   VPR_CHECK(m.shape.size() == 2 && m.rows == o.num_clusters && m.cols == o.dim, "centroids file '", path,
             "' must be K x D = ", o.num_clusters, " x ", o.dim, " for this model, got ", shape,
             ": pass --clusters K to match its rows, or centroids of this backbone's ", o.dim, "-d features");
+  const int64_t bad = FirstNonFiniteRow(m.data.data(), m.rows, m.cols);
+  VPR_CHECK(bad < 0, "centroids file '", path, "': centroid ", bad, " holds NaN or infinite values");
   return at::from_blob(m.data.data(), {m.rows, m.cols}, at::kFloat).clone();
 }
 

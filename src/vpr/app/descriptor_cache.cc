@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "vpr/util/atomic_file.h"
+#include "vpr/util/check.h"
 #include "vpr/util/fingerprint.h"
 #include "vpr/util/logging.h"
 #include "vpr/util/npy.h"
@@ -36,7 +37,7 @@ namespace {
 std::string CacheKey(const std::string& model_fingerprint, const std::vector<std::string>& paths,
                      const ExtractOptions& options) {
   Fingerprint f;
-  f.Add(int64_t{2});  // cache format version
+  f.Add(int64_t{3});  // cache format version (3: entries carry a content checksum)
   f.Add(model_fingerprint).Add(FingerprintFiles(paths));
   f.Add(int64_t{options.resize.height}).Add(int64_t{options.resize.width}).Add(int64_t{options.resize.max_side});
   f.Add(int64_t{options.resize.reduced_decode && options.resize.enabled()});
@@ -48,7 +49,14 @@ std::string CacheKey(const std::string& model_fingerprint, const std::vector<std
   return f.Hex();
 }
 
-bool Load(const fs::path& base, const std::vector<std::string>& paths, ExtractResult* out) {
+std::string ContentFingerprint(const at::Tensor& descriptors) {
+  at::Tensor d = descriptors.to(at::kFloat).contiguous();
+  return Fingerprint().Add(d.size(0)).Add(d.size(1)).Add(d.data_ptr(), d.numel() * sizeof(float)).Hex();
+}
+
+// A complete, untampered entry of paths.size() images and `dim`-d descriptors, or false
+// (with a warning where an entry is there but wrong).
+bool Load(const fs::path& base, const std::vector<std::string>& paths, int64_t dim, ExtractResult* out) {
   fs::path meta_path = base.string() + ".json";
   if (!fs::exists(meta_path)) return false;
   try {
@@ -56,21 +64,25 @@ bool Load(const fs::path& base, const std::vector<std::string>& paths, ExtractRe
     ExtractResult r;
     r.paths = meta.at("paths").get<std::vector<std::string>>();
     for (const auto& f : meta.at("failures")) r.failures.push_back({f.at("path"), f.at("reason")});
-    if (r.total() != static_cast<int64_t>(paths.size())) return false;
     r.dim = meta.at("dim").get<int64_t>();
+    VPR_CHECK(r.total() == static_cast<int64_t>(paths.size()) && r.dim == dim, "it lists ", r.total(), " images of ",
+              r.dim, "-d descriptors, not ", paths.size(), " of ", dim, "-d");
     r.threads = meta.value("threads", 0);
     r.precision = meta.value("precision", std::string("fp32"));
     if (!r.paths.empty()) {
       NpyMatrix m = ReadNpy(base.string() + ".npy");
-      if (m.rows != static_cast<int64_t>(r.paths.size()) || m.cols != r.dim) return false;
+      VPR_CHECK(m.rows == static_cast<int64_t>(r.paths.size()) && m.cols == r.dim, "its .npy is ", m.rows, " x ",
+                m.cols, ", not ", r.paths.size(), " x ", r.dim);
       r.descriptors = at::from_blob(m.data.data(), {m.rows, m.cols}, at::kFloat).clone();
+      VPR_CHECK(meta.value("content", std::string()) == ContentFingerprint(r.descriptors),
+                "its descriptors do not match the checksum it was written with (changed or corrupt on disk)");
     } else {
       r.descriptors = at::empty({0, r.dim}, at::kFloat);
     }
     *out = std::move(r);
     return true;
   } catch (const std::exception& e) {
-    Log().warn("descriptor cache entry {} is unreadable ({}); extracting again", base.string(), e.what());
+    Log().warn("descriptor cache entry {} is not used: {}; extracting again", base.string(), e.what());
     return false;
   }
 }
@@ -79,6 +91,7 @@ void Store(const fs::path& base, const ExtractResult& r) {
   nlohmann::json meta = r.Summary();
   meta["format_version"] = 1;
   meta["paths"] = r.paths;
+  meta["content"] = ContentFingerprint(r.descriptors);
   fs::create_directories(base.parent_path());
   if (!r.paths.empty()) WriteDescriptors(base.string() + ".npy", r);
   // The .json last: its presence marks a complete entry.
@@ -94,7 +107,7 @@ ExtractResult DescriptorCache::Extract(VprModel& model, const std::string& model
   if (dir_.empty()) return ExtractDescriptors(model, paths, options);
   fs::path base = fs::path(dir_) / "descriptors" / CacheKey(model_fingerprint, paths, options);
   ExtractResult result;
-  if (Load(base, paths, &result)) {
+  if (Load(base, paths, model->options().DescriptorDim(), &result)) {
     *hit = true;
     Log().info("{}: {} descriptors from the cache ({}.npy)", options.label, result.paths.size(), base.string());
     return result;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 void EvalOptions::Check() const {
   VPR_CHECK(!out_dir.empty(), "--out must name a folder for the evaluation's outputs");
-  VPR_CHECK(top_k > 0, "--top-k must be positive, got ", top_k);
+  VPR_CHECK(top_k > 0 && top_k <= 100000, "--top-k must be in [1, 100000], got ", top_k);
   VPR_CHECK(!recall_at.empty(), "--recall-at needs at least one N");
   for (int n : recall_at)
     VPR_CHECK(n > 0 && n <= top_k, "--recall-at ", n, " must be between 1 and --top-k (", top_k,
@@ -70,6 +70,8 @@ KnnResult Search(const ExtractResult& db, const std::vector<int64_t>& db_index, 
                  const std::vector<int64_t>& q_index, int64_t num_queries, int64_t k, const IndexOptions& index,
                  double* search_s) {
   at::Tensor d = db.descriptors.contiguous(), x = q.descriptors.contiguous();
+  VPR_CHECK(x.size(0) == 0 || x.size(1) == d.size(1), "query descriptors are ", x.size(1),
+            "-d but database descriptors ", d.size(1), "-d");
   KnnResult rows;
   const bool exact = index.factory == "Flat" && index.metric == "l2";
   auto start = std::chrono::steady_clock::now();
@@ -209,9 +211,33 @@ void PrintRecall(const EvalResult& result, int64_t num_queries) {
 
 }  // namespace
 
+namespace {
+
+// What vpr eval writes: a folder holding anything else is not replaced.
+const char* const kEvalOutputs[] = {"database.npy", "database.names.txt", "queries.npy",  "queries.names.txt",
+                                    "predictions.json", "submission.json", "pairs.txt", "metrics.json",
+                                    "report.html"};
+
+void CheckEvalFolder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  VPR_CHECK(fs::is_directory(dir, ec), "--out '", dir, "' exists and is not a folder");
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    VPR_CHECK(std::find(std::begin(kEvalOutputs), std::end(kEvalOutputs), name) != std::end(kEvalOutputs), "--out '",
+              dir, "' holds '", name, "', which vpr eval did not write; eval replaces its whole output folder, so give "
+              "a new folder or an earlier eval's folder");
+  }
+  const fs::path parent = fs::absolute(dir).parent_path();
+  CheckWritable((parent / ".vpr-eval-write-check").string(), "--out");
+}
+
+}  // namespace
+
 EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& options) {
   options.Check();
   dataset.Check();
+  CheckEvalFolder(options.out_dir);
   const std::string model_fingerprint = ModelFingerprint(model);
   DescriptorCache cache(options.cache_dir);
   ExtractOptions extract = options.extract;
@@ -273,7 +299,8 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
     m["hits_at"][std::to_string(n)] = result.hits[n];
   }
 
-  fs::path out(options.out_dir);
+  StagedDir staged(options.out_dir);  // the folder is replaced whole: never two runs' files mixed
+  fs::path out(staged.path());
   WriteDescriptors((out / "database.npy").string(), db);
   WriteDescriptors((out / "queries.npy").string(), q);
   WriteFileAtomic((out / "predictions.json").string(), Predictions(dataset, result.knn, positives, described, options.index.metric).dump(1) + "\n");
@@ -281,6 +308,7 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
   WriteFileAtomic((out / "pairs.txt").string(), Pairs(dataset, result.knn));
   WriteFileAtomic((out / "metrics.json").string(), m.dump(2) + "\n");
   WriteFileAtomic((out / "report.html").string(), RenderReportHtml(dataset, result.knn, positives, m, options.report));
+  staged.Commit();
   Log().info("eval: wrote metrics.json, predictions.json, submission.json, pairs.txt, report.html and descriptors to {} "
              "({} threads, {})", options.out_dir, options.extract.runtime.ResolvedThreads(), db.precision);
   return result;

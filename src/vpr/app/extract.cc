@@ -211,18 +211,20 @@ std::string NamesPathFor(const std::string& npy_path) {
 
 namespace {
 
-void WriteNames(const std::string& npy_path, const std::vector<std::string>& paths) {
+std::string NamesText(const std::vector<std::string>& paths) {
   std::string names;
   for (const auto& p : paths) names += p + "\n";
-  WriteFileAtomic(NamesPathFor(npy_path), names);
+  return names;
 }
 
 }  // namespace
 
 void WriteDescriptors(const std::string& npy_path, const ExtractResult& result) {
   at::Tensor d = result.descriptors.to(at::kFloat).contiguous();
-  WriteNpy(npy_path, d.data_ptr<float>(), d.size(0), d.size(1));
-  WriteNames(npy_path, result.paths);
+  FileSet set;  // a reader never sees new descriptors beside the previous run's names
+  set.Write(npy_path, NpyBytes(d.data_ptr<float>(), d.size(0), d.size(1)));
+  set.Write(NamesPathFor(npy_path), NamesText(result.paths));
+  set.Commit();
 }
 
 ExtractResult ExtractToNpy(VprModel& model, const std::vector<std::string>& paths, const ExtractOptions& options,
@@ -234,8 +236,10 @@ ExtractResult ExtractToNpy(VprModel& model, const std::vector<std::string>& path
     writer.Append(c.data_ptr<float>(), c.size(0));
   };
   ExtractResult result = ExtractDescriptors(model, paths, streaming);
-  writer.Commit();
-  WriteNames(npy_path, result.paths);
+  FileSet set;  // a reader never sees new descriptors beside the previous run's names
+  writer.CommitInto(set);
+  set.Write(NamesPathFor(npy_path), NamesText(result.paths));
+  set.Commit();
   return result;
 }
 

@@ -9,6 +9,7 @@
 #include "vpr/app/version_report.h"
 #include "vpr/cli/flags.h"
 #include "vpr/image/image_list.h"
+#include "vpr/util/atomic_file.h"
 #include "vpr/util/logging.h"
 #include "vpr/util/npy.h"
 
@@ -60,6 +61,8 @@ int RunExtractCommand(int argc, char** argv) {
 
   options.resize = image_flags.Resolve();
   options.Check();
+  CheckWritable(out, "--out");  // before minutes of work, not after
+  CheckWritable(NamesPathFor(out), "--out");
   std::vector<std::string> paths = CollectImages(images);
   LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
   Log().info("extracting {} images", paths.size());
@@ -166,6 +169,7 @@ int RunClusterCommand(int argc, char** argv) {
   options.resize = image_flags.Resolve();
   options.cluster.kmeans.seed = model_flags.flags.seed;
   options.Check();
+  CheckWritable(out, "--out");
   ModelFlags flags = model_flags.Resolve();
   if (!options.centroids_path.empty() && flags.clusters == 0) flags.clusters = ReadNpy(options.centroids_path).rows;
   std::vector<std::string> paths = CollectImages(images);

@@ -33,6 +33,9 @@ void ImageFlagBinding::Bind(CLI::App& app) {
   app.add_option("--resize", resize, "resize every image to HEIGHTxWIDTH, e.g. 480x640 (default: native size)");
   app.add_option("--max-side", options.max_side, "resize so that the longer side has N pixels (0 = off)")
       ->capture_default_str();
+  app.add_option("--max-pixels", options.max_pixels,
+                 "images whose header declares more pixels are refused before decoding (reported and skipped)")
+      ->capture_default_str();
   app.add_flag("--full-decode", full_decode,
                "decode JPEGs at full size before resizing (default: at 1/2, 1/4 or 1/8 scale when that is still twice "
                "the output size: faster on large photos, nearly the same descriptors)");

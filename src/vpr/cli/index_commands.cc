@@ -13,6 +13,7 @@
 #include "vpr/index/faiss_index.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
+#include "vpr/util/fingerprint.h"
 #include "vpr/util/logging.h"
 #include "vpr/util/npy.h"
 
@@ -65,7 +66,7 @@ struct SearchCommandOptions {
   void Check() const {
     VPR_CHECK(fs::is_regular_file(queries), "--queries '", queries, "' does not exist");
     VPR_CHECK(!out.empty(), "--out must name the result .json to write");
-    VPR_CHECK(top_k > 0, "--top-k must be positive, got ", top_k);
+    VPR_CHECK(top_k > 0 && top_k <= 100000, "--top-k must be in [1, 100000], got ", top_k);
     VPR_CHECK(nprobe >= 0 && ef_search >= 0, "--nprobe and --ef-search must be >= 0 (0 = faiss' default)");
   }
 };
@@ -134,6 +135,8 @@ int RunIndexCommand(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.Check();
   runtime.Apply();
+  CheckWritable(options.out, "--out");
+  CheckWritable(IndexInfoPath(options.out), "--out");
 
   auto start = std::chrono::steady_clock::now();
   // Names first: a mismatch should fail before minutes of training.
@@ -168,14 +171,19 @@ int RunSearchCommand(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   runtime.Apply();
   options.Check();
+  CheckWritable(options.out, "--out");
 
   FaissIndex index = FaissIndex::Load(options.index);
   index.SetSearchParams(options.nprobe, options.ef_search);
-  NpyMatrix queries = ReadNpy(options.queries);
+  NpyMatrix queries = ReadDescriptorMatrix(options.queries, "--queries", index.dim());
   std::string query_names_path = ResolveNames(options.query_names, options.queries, queries.rows, "search");
   std::vector<std::string> query_names = query_names_path.empty() ? std::vector<std::string>{} : ReadNames(query_names_path);
   const IndexInfo& info = index.info();
   std::vector<std::string> db_names = info.names.empty() ? std::vector<std::string>{} : ReadNames(info.names);
+  VPR_CHECK(info.names.empty() || info.names_fingerprint.empty() ||
+                info.names_fingerprint == FingerprintFileContent(info.names),
+            "database names '", info.names, "' changed since '", options.index,
+            "' was built (another extract wrote them?): results would be named wrongly; rebuild the index");
   VPR_CHECK(db_names.empty() || static_cast<int64_t>(db_names.size()) == index.ntotal(), "database names '",
             info.names, "' list ", db_names.size(), " images but the index holds ", index.ntotal());
   int64_t k = std::min<int64_t>(options.top_k, index.ntotal());
@@ -209,7 +217,7 @@ at::Tensor TrainingDescriptors(VprModel& model, const PcaCommandOptions& options
   const int64_t full = model->options().PooledDim();
   at::Tensor x;
   if (!options.descriptors.empty()) {
-    NpyMatrix m = ReadNpy(options.descriptors);
+    NpyMatrix m = ReadDescriptorMatrix(options.descriptors, "--descriptors");
     VPR_CHECK(m.cols == full, "'", options.descriptors, "' holds ", m.cols, "-d descriptors but this model gives K*D = ",
               full, "-d ones without WPCA: extract them with the model before any WPCA layer (e.g. the checkpoint "
               "vpr pca started from)");
@@ -253,6 +261,7 @@ int RunPcaCommand(int argc, char** argv) {
   options.extract.resize = image_flags.Resolve();
   options.extract.label = "pca extract";
   options.Check();
+  CheckWritable(options.out, "--out");
 
   auto start = std::chrono::steady_clock::now();
   LoadedModel loaded = LoadModel(options.model, model_flags.Resolve());

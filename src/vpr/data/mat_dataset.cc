@@ -13,8 +13,8 @@ namespace {
 // What a layout yields before it becomes a Dataset.
 struct MatContent {
   std::vector<std::string> database_names, query_names;
-  const matvar_t* database_positions = nullptr;
-  const matvar_t* query_positions = nullptr;
+  const MatArray* database_positions = nullptr;
+  const MatArray* query_positions = nullptr;
   std::string database_positions_field, query_positions_field;
   double radius = 0, non_trivial_radius = 0;
   int64_t declared_database = -1, declared_queries = -1;
@@ -29,12 +29,13 @@ std::string Join(const std::vector<std::string>& items) {
 
 // Positions of n images, n x 2 row-major, from an N x 2, 2 x N or 1-D (frame index:
 // (x, 0)) array; `two_by_n` says which of the two square-ambiguous forms the layout uses.
-std::vector<double> Positions(const matvar_t* v, size_t n, bool two_by_n, const std::string& what,
+std::vector<double> Positions(const MatArray& v, size_t n, bool two_by_n, const std::string& what,
                               const std::string& file, const std::string& names_field) {
-  std::vector<double> values = MatNumbers(v, what);
-  size_t d0 = v->rank >= 1 ? v->dims[0] : 0, d1 = v->rank >= 2 ? v->dims[1] : 1;
-  bool n_by_2 = v->rank == 2 && d0 == n && d1 == 2, by_n = v->rank == 2 && d0 == 2 && d1 == n;
-  bool flat = v->rank == 2 && ((d0 == 1 && d1 == n) || (d1 == 1 && d0 == n));
+  const std::vector<double>& values = MatNumbers(v, what);
+  const size_t rank = v.dims.size();
+  size_t d0 = rank >= 1 ? v.dims[0] : 0, d1 = rank >= 2 ? v.dims[1] : 1;
+  bool n_by_2 = rank == 2 && d0 == n && d1 == 2, by_n = rank == 2 && d0 == 2 && d1 == n;
+  bool flat = rank == 2 && ((d0 == 1 && d1 == n) || (d1 == 1 && d0 == n));
   VPR_CHECK(n_by_2 || by_n || flat || (n == 0 && values.empty()), "MAT file '", file, "': ", what, " has shape ",
             MatShape(v), " but ", names_field, " lists ", n,
             " names; one position per image is needed (N x 2 or 2 x N): the dataset cannot be built, "
@@ -59,21 +60,21 @@ std::vector<double> Positions(const matvar_t* v, size_t n, bool two_by_n, const 
 
 class StructFields {
  public:
-  StructFields(const matvar_t* s, std::string file) : s_(s), file_(std::move(file)), names_(MatFieldNames(s)) {}
+  StructFields(const MatArray& s, std::string file) : s_(s), file_(std::move(file)), names_(MatFieldNames(s)) {}
   // The first of `candidates` present (and non-empty), or nullptr.
-  const matvar_t* Find(std::initializer_list<const char*> candidates, std::string* found = nullptr) const {
+  const MatArray* Find(std::initializer_list<const char*> candidates, std::string* found = nullptr) const {
     for (const char* c : candidates) {
-      const matvar_t* v = Mat_VarGetStructFieldByName(const_cast<matvar_t*>(s_), c, 0);
-      if (v && MatNumel(v) > 0) {
+      const MatArray* v = MatField(s_, c);
+      if (v && MatNumel(*v) > 0) {
         if (found) *found = c;
         return v;
       }
     }
     return nullptr;
   }
-  const matvar_t* Require(std::initializer_list<const char*> candidates, std::string* found = nullptr) const {
-    const matvar_t* v = Find(candidates, found);
-    if (v) return v;
+  const MatArray& Require(std::initializer_list<const char*> candidates, std::string* found = nullptr) const {
+    const MatArray* v = Find(candidates, found);
+    if (v) return *v;
     std::string wanted;
     for (const char* c : candidates) wanted += (wanted.empty() ? "'" : "' or '") + std::string(c);
     VPR_THROW("MAT file '", file_, "': dbStruct has no field ", wanted,
@@ -83,7 +84,7 @@ class StructFields {
   }
 
  private:
-  const matvar_t* s_;
+  const MatArray& s_;
   std::string file_;
   std::vector<std::string> names_;
 };
@@ -92,32 +93,32 @@ std::string FieldWhat(const std::string& file, const std::string& field) {
   return "dbStruct." + field + " of '" + file + "'";
 }
 
-MatContent ReadNetVladStruct(const matvar_t* s, const std::string& file) {
+MatContent ReadNetVladStruct(const MatArray& s, const std::string& file) {
   StructFields f(s, file);
   MatContent c;
   std::string db_field, q_field;
   c.database_names = MatStrings(f.Require({"dbImage", "dbImageFns"}, &db_field), FieldWhat(file, "dbImage"));
   c.query_names = MatStrings(f.Require({"qImage", "qImageFns"}, &q_field), FieldWhat(file, "qImage"));
-  c.database_positions = f.Require({"utmDb"});
-  c.query_positions = f.Require({"utmQ"});
+  c.database_positions = &f.Require({"utmDb"});
+  c.query_positions = &f.Require({"utmQ"});
   c.database_positions_field = "dbStruct.utmDb";
   c.query_positions_field = "dbStruct.utmQ";
-  if (const matvar_t* v = f.Find({"posDistThr"})) {
-    c.radius = MatScalar(v, FieldWhat(file, "posDistThr"));
+  if (const MatArray* v = f.Find({"posDistThr"})) {
+    c.radius = MatScalar(*v, FieldWhat(file, "posDistThr"));
   } else {
     c.radius = std::sqrt(MatScalar(f.Require({"posDistThr", "posDistSqThr"}), FieldWhat(file, "posDistSqThr")));
   }
-  if (const matvar_t* v = f.Find({"nonTrivPosDistSqThr"}))
-    c.non_trivial_radius = std::sqrt(MatScalar(v, FieldWhat(file, "nonTrivPosDistSqThr")));
-  if (const matvar_t* v = f.Find({"numDb", "numImages"}))
-    c.declared_database = static_cast<int64_t>(MatScalar(v, FieldWhat(file, "numDb")));
-  if (const matvar_t* v = f.Find({"numQ", "numQueries"}))
-    c.declared_queries = static_cast<int64_t>(MatScalar(v, FieldWhat(file, "numQ")));
+  if (const MatArray* v = f.Find({"nonTrivPosDistSqThr"}))
+    c.non_trivial_radius = std::sqrt(MatScalar(*v, FieldWhat(file, "nonTrivPosDistSqThr")));
+  if (const MatArray* v = f.Find({"numDb", "numImages"}))
+    c.declared_database = static_cast<int64_t>(MatScalar(*v, FieldWhat(file, "numDb")));
+  if (const MatArray* v = f.Find({"numQ", "numQueries"}))
+    c.declared_queries = static_cast<int64_t>(MatScalar(*v, FieldWhat(file, "numQ")));
   c.info["layout"] = "netvlad_struct";
   c.info["database_field"] = db_field;
   c.info["query_field"] = q_field;
-  if (const matvar_t* v = f.Find({"whichSet"})) c.info["whichSet"] = MatString(v, FieldWhat(file, "whichSet"));
-  if (const matvar_t* v = f.Find({"dataset"})) c.info["dataset"] = MatString(v, FieldWhat(file, "dataset"));
+  if (const MatArray* v = f.Find({"whichSet"})) c.info["whichSet"] = MatString(*v, FieldWhat(file, "whichSet"));
+  if (const MatArray* v = f.Find({"dataset"})) c.info["dataset"] = MatString(*v, FieldWhat(file, "dataset"));
   return c;
 }
 
@@ -126,38 +127,38 @@ MatContent ReadNetVladStruct(const matvar_t* s, const std::string& file) {
 const char* const kHeapUtilCells[] = {"dbImage", "locDb", "qImage",     "locQ",
                                       "numDb",   "numQ",  "posDistThr", "posDistSqThr"};
 
-const matvar_t* Cell(const matvar_t* cell, int i) {
-  const matvar_t* v = Mat_VarGetCell(const_cast<matvar_t*>(cell), i);
-  return v && MatNumel(v) > 0 ? v : nullptr;
+const MatArray* Cell(const MatArray& cell, int i) {
+  const MatArray* v = MatCell(cell, i);
+  return v && MatNumel(*v) > 0 ? v : nullptr;
 }
 
 std::string CellWhat(const std::string& file, int i) {
   return "dbStruct{" + std::to_string(i + 1) + "} (" + kHeapUtilCells[i] + ") of '" + file + "'";
 }
 
-const matvar_t* RequireCell(const matvar_t* cell, int i, const std::string& file) {
-  const matvar_t* v = Cell(cell, i);
+const MatArray& RequireCell(const MatArray& cell, int i, const std::string& file) {
+  const MatArray* v = Cell(cell, i);
   VPR_CHECK(v != nullptr, "MAT file '", file, "': ", CellWhat(file, i),
             " is empty; a HEAPUtil dbStruct cell holds {dbImage, locDb, qImage, locQ, numDb, numQ, posDistThr, "
             "posDistSqThr}");
-  return v;
+  return *v;
 }
 
-MatContent ReadHeapUtilCell(const matvar_t* cell, const std::string& file) {
+MatContent ReadHeapUtilCell(const MatArray& cell, const std::string& file) {
   VPR_CHECK(MatNumel(cell) >= 8, "MAT file '", file, "': dbStruct is a cell of ", MatShape(cell),
             " but HEAPUtil's layout has 8 cells {dbImage, locDb, qImage, locQ, numDb, numQ, posDistThr, "
             "posDistSqThr}; give a file in that layout or a NetVLAD dbStruct struct");
   MatContent c;
   c.database_names = MatStrings(RequireCell(cell, 0, file), CellWhat(file, 0));
-  c.database_positions = RequireCell(cell, 1, file);
+  c.database_positions = &RequireCell(cell, 1, file);
   c.query_names = MatStrings(RequireCell(cell, 2, file), CellWhat(file, 2));
-  c.query_positions = RequireCell(cell, 3, file);
+  c.query_positions = &RequireCell(cell, 3, file);
   c.database_positions_field = "dbStruct{2} (locDb)";
   c.query_positions_field = "dbStruct{4} (locQ)";
-  if (const matvar_t* v = Cell(cell, 4)) c.declared_database = static_cast<int64_t>(MatScalar(v, CellWhat(file, 4)));
-  if (const matvar_t* v = Cell(cell, 5)) c.declared_queries = static_cast<int64_t>(MatScalar(v, CellWhat(file, 5)));
-  if (const matvar_t* v = Cell(cell, 6)) {
-    c.radius = MatScalar(v, CellWhat(file, 6));
+  if (const MatArray* v = Cell(cell, 4)) c.declared_database = static_cast<int64_t>(MatScalar(*v, CellWhat(file, 4)));
+  if (const MatArray* v = Cell(cell, 5)) c.declared_queries = static_cast<int64_t>(MatScalar(*v, CellWhat(file, 5)));
+  if (const MatArray* v = Cell(cell, 6)) {
+    c.radius = MatScalar(*v, CellWhat(file, 6));
   } else {
     c.radius = std::sqrt(MatScalar(RequireCell(cell, 7, file), CellWhat(file, 7)));
   }
@@ -170,10 +171,10 @@ Dataset ToDataset(MatContent c, const std::string& kind, const std::string& file
   Dataset d;
   d.kind = kind;
   d.root = NamesRoot(file, root);
-  d.database_positions = Positions(c.database_positions, c.database_names.size(), two_by_n, c.database_positions_field,
+  d.database_positions = Positions(*c.database_positions, c.database_names.size(), two_by_n, c.database_positions_field,
                                    file, "the database list");
   d.query_positions =
-      Positions(c.query_positions, c.query_names.size(), two_by_n, c.query_positions_field, file, "the query list");
+      Positions(*c.query_positions, c.query_names.size(), two_by_n, c.query_positions_field, file, "the query list");
   d.database = UnderRoot(d.root, c.database_names);
   d.queries = UnderRoot(d.root, c.query_names);
   d.database_names = std::move(c.database_names);
@@ -193,15 +194,15 @@ Dataset ToDataset(MatContent c, const std::string& kind, const std::string& file
 
 Dataset LoadMatDataset(const std::string& file, const std::string& root) {
   MatFile mat(file);
-  MatVarPtr db = mat.Read("dbStruct");
+  const MatArray& db = mat.Read("dbStruct");
   Dataset d;
-  if (db->class_type == MAT_C_STRUCT) {
-    VPR_CHECK(MatNumel(db.get()) >= 1, "MAT file '", file, "': dbStruct is an empty struct array");
-    d = ToDataset(ReadNetVladStruct(db.get(), file), "netvlad_mat", file, root, true);
-  } else if (db->class_type == MAT_C_CELL) {
-    d = ToDataset(ReadHeapUtilCell(db.get(), file), "heaputil_mat", file, root, false);
+  if (db.class_type == MAT_C_STRUCT) {
+    VPR_CHECK(MatNumel(db) >= 1, "MAT file '", file, "': dbStruct is an empty struct array");
+    d = ToDataset(ReadNetVladStruct(db, file), "netvlad_mat", file, root, true);
+  } else if (db.class_type == MAT_C_CELL) {
+    d = ToDataset(ReadHeapUtilCell(db, file), "heaputil_mat", file, root, false);
   } else {
-    VPR_THROW("MAT file '", file, "': dbStruct is a ", MatClassName(db.get()), " ", MatShape(db.get()),
+    VPR_THROW("MAT file '", file, "': dbStruct is a ", MatClassName(db), " ", MatShape(db),
               "; expected a NetVLAD struct (fields dbImage, utmDb, qImage, utmQ, posDistThr, ...) or HEAPUtil's "
               "1 x 8 cell {dbImage, locDb, qImage, locQ, numDb, numQ, posDistThr, posDistSqThr}");
   }

@@ -1,57 +1,77 @@
-// MATLAB files (v5 and v7.3) read with matio, and their variables turned into strings
-// and numbers. Only what the ground-truth readers need.
+// MATLAB files read into our own MatArray values: MAT v5/v7 by our bounded parser (matio
+// crashed and hung on corrupt v5 structs), v7.3 (HDF5) and v4 through matio. Only what
+// the ground-truth readers need.
 #pragma once
 
 #include <matio.h>
 
-#include <memory>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace vpr {
 
-struct MatVarFree {
-  void operator()(matvar_t* v) const { Mat_VarFree(v); }
+// One MATLAB array, owned by us. Classes use MATLAB's ids (matio's enum).
+struct MatArray {
+  std::string name;
+  matio_classes class_type = MAT_C_EMPTY;
+  std::vector<size_t> dims;
+  bool is_complex = false;
+  bool is_logical = false;
+  // Numeric and logical arrays: every element (the real part), column-major.
+  std::vector<double> numbers;
+  // Char arrays: one code unit per element, column-major.
+  std::vector<uint32_t> chars;
+  // Structs: the field names; elements holds numel x fields (element-major).
+  std::vector<std::string> field_names;
+  // Cells: numel arrays, column-major; structs: see field_names.
+  std::vector<MatArray> elements;
 };
-using MatVarPtr = std::unique_ptr<matvar_t, MatVarFree>;
 
 class MatFile {
  public:
-  // Throws vpr::Error when `path` is missing or not a MAT file matio can read.
+  // Reads every variable of the file at `path`. Throws vpr::Error when it is missing,
+  // not a MAT file, corrupt, or declares more data than it can hold.
   explicit MatFile(const std::string& path);
-  ~MatFile();
-  MatFile(const MatFile&) = delete;
-  MatFile& operator=(const MatFile&) = delete;
+  // The same from the bytes of a file; `what` names it in messages. v5 only.
+  static MatFile FromBytes(const std::string& bytes, const std::string& what);
 
   // "5", "7.3" or "4".
-  std::string Version() const;
+  const std::string& Version() const { return version_; }
   // The names of the file's variables.
-  std::vector<std::string> Variables();
-  // The variable read whole; throws naming the variables found when it is absent.
-  MatVarPtr Read(const std::string& name);
+  std::vector<std::string> Variables() const;
+  // The variable; throws naming the variables found when it is absent.
+  const MatArray& Read(const std::string& name) const;
 
  private:
-  std::string path_;
-  mat_t* mat_ = nullptr;
+  MatFile() = default;
+  std::string path_, version_;
+  std::vector<MatArray> variables_;
 };
 
 // The dimensions, e.g. "314 x 2", and the class, e.g. "double", for messages.
-std::string MatShape(const matvar_t* v);
-std::string MatClassName(const matvar_t* v);
+std::string MatShape(const MatArray& v);
+std::string MatClassName(const MatArray& v);
 // Number of elements (product of the dimensions).
-size_t MatNumel(const matvar_t* v);
+size_t MatNumel(const MatArray& v);
+
+// Field `name` of element `element` of a struct, or nullptr.
+const MatArray* MatField(const MatArray& s, const std::string& name, size_t element = 0);
+// Cell i (column-major) of a cell array, or nullptr.
+const MatArray* MatCell(const MatArray& c, size_t i);
 
 // Every element of a real numeric or logical array as double, in MATLAB's column-major
 // order. Throws naming `what` for other classes.
-std::vector<double> MatNumbers(const matvar_t* v, const std::string& what);
+const std::vector<double>& MatNumbers(const MatArray& v, const std::string& what);
 // The one value of a numeric scalar (any 1-element array).
-double MatScalar(const matvar_t* v, const std::string& what);
+double MatScalar(const MatArray& v, const std::string& what);
 // A list of names: the rows of a char matrix (space-padded as MATLAB pads them) or the
 // elements of a cell of char arrays; trailing spaces and NULs trimmed.
-std::vector<std::string> MatStrings(const matvar_t* v, const std::string& what);
+std::vector<std::string> MatStrings(const MatArray& v, const std::string& what);
 // A char array as one string (trailing spaces trimmed).
-std::string MatString(const matvar_t* v, const std::string& what);
-// The field names of a struct.
-std::vector<std::string> MatFieldNames(const matvar_t* v);
+std::string MatString(const MatArray& v, const std::string& what);
+// The field names of a struct (empty for other classes).
+std::vector<std::string> MatFieldNames(const MatArray& v);
 
 }  // namespace vpr

@@ -113,6 +113,7 @@ class Diagnosis {
   void ReportMissing(const FileScan& scan);
   void ReportUnreadable(const FileScan& scan);
   void CheckDuplicates();
+  void CheckNamesStayUnderRoot();
   void CheckPositions();
   void CheckDegrees(const Extent& extent);
   void CheckPositives();
@@ -142,6 +143,7 @@ DoctorReport Diagnosis::Run() {
   CheckCounts();
   if (o_.check_files) CheckFiles();
   CheckDuplicates();
+  CheckNamesStayUnderRoot();
   if (well_formed) {
     CheckPositions();
     if (!d_.database.empty() && !d_.queries.empty()) CheckPositives();
@@ -179,6 +181,26 @@ void Diagnosis::CheckCounts() {
   };
   declared(db_, d_.declared_database, "numDb");
   declared(q_, d_.declared_queries, "numQ");
+}
+
+// A name that is absolute or climbs out with ".." reads a file outside --root: fine for
+// a local run the user controls, never for a server that serves dataset images.
+void Diagnosis::CheckNamesStayUnderRoot() {
+  std::vector<std::string> outside;
+  for (const auto* names : {&d_.database_names, &d_.query_names})
+    for (const auto& name : *names) {
+      const fs::path p(name);
+      bool climbs = false;
+      for (const auto& part : p) climbs = climbs || part == "..";
+      if (p.is_absolute() || climbs) outside.push_back(name);
+    }
+  if (outside.empty()) return;
+  auto& f = Add(Severity::kWarning, "names_outside_root",
+                fmt::format("{} image names are absolute or leave the root with '..'", outside.size()),
+                "they read files outside --root: make the names relative to the dataset's root; vpr serve "
+                "refuses to serve them",
+                static_cast<int64_t>(outside.size()));
+  for (const auto& name : outside) Example(f, name);
 }
 
 void Diagnosis::CheckFiles() {

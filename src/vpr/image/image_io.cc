@@ -4,6 +4,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,7 +20,10 @@ void ResizeOptions::Check() const {
   VPR_CHECK(height >= 0 && width >= 0 && max_side >= 0, "image sizes must be positive, got --resize ",
             height, "x", width, " --max-side ", max_side);
   VPR_CHECK((height > 0) == (width > 0), "--resize needs both height and width, e.g. 480x640");
+  VPR_CHECK(height <= kMaxSide && width <= kMaxSide && max_side <= kMaxSide, "image sizes must be at most ", kMaxSide,
+            " pixels a side, got --resize ", height, "x", width, " --max-side ", max_side);
   VPR_CHECK(!(height > 0 && max_side > 0), "--resize and --max-side are exclusive: pick one");
+  VPR_CHECK(max_pixels >= 1, "--max-pixels must be positive, got ", max_pixels);
 }
 
 void ResizeOptions::ParseFixed(const std::string& text) {
@@ -42,18 +48,19 @@ at::Tensor MatToRgbTensor(const cv::Mat& image) {
   VPR_CHECK(!image.empty(), "empty image");
   VPR_CHECK(image.depth() == CV_8U || image.depth() == CV_16U, "unsupported pixel depth ",
             image.depth(), " (8-bit or 16-bit images only)");
-  cv::Mat rgb;
-  switch (image.channels()) {
-    case 1: cv::cvtColor(image, rgb, cv::COLOR_GRAY2RGB); break;
-    case 3: cv::cvtColor(image, rgb, cv::COLOR_BGR2RGB); break;
-    case 4: cv::cvtColor(image, rgb, cv::COLOR_BGRA2RGB); break;  // alpha dropped, as PIL's convert
-    default: VPR_THROW("unsupported channel count ", image.channels());
-  }
+  VPR_CHECK(image.channels() == 1 || image.channels() == 3 || image.channels() == 4, "unsupported channel count ",
+            image.channels());
   double scale = image.depth() == CV_16U ? 1.0 / 65535.0 : 1.0 / 255.0;
-  cv::Mat f32;
-  rgb.convertTo(f32, CV_32FC3, scale);
-  at::Tensor hwc = at::from_blob(f32.data, {f32.rows, f32.cols, 3}, at::kFloat);
-  return hwc.permute({2, 0, 1}).contiguous();  // copies out of the Mat's buffer
+  // Plane by plane into the C x H x W tensor: 16 bytes a pixel at the peak instead of 30
+  // (a BGR->RGB copy, an interleaved float copy and its transposed copy).
+  at::Tensor out = at::empty({3, image.rows, image.cols}, at::kFloat);
+  cv::Mat plane;
+  for (int c = 0; c < 3; ++c) {
+    cv::extractChannel(image, plane, image.channels() == 1 ? 0 : 2 - c);  // BGR(A) -> RGB, alpha dropped
+    cv::Mat dst(image.rows, image.cols, CV_32F, out[c].data_ptr<float>());
+    plane.convertTo(dst, CV_32F, scale);
+  }
+  return out;
 }
 
 namespace {
@@ -66,8 +73,46 @@ std::string ReadImageFile(const std::string& path) {
   return bytes;
 }
 
+uint32_t ReadBigEndian32(const std::string& b, size_t at) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  return v;
+}
+
+// OpenCV's own cap on decoded pixels guards the formats whose headers we do not read.
+void CapOpenCvPixels(int64_t max_pixels) {
+  static std::once_flag once;
+  std::call_once(once, [max_pixels] {
+    if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
+      setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels).c_str(), 0);
+  });
+}
+
+// Refuses, before any pixel is decoded, an image whose header declares more than
+// max_pixels, and a JPEG or PNG cut short.
+void CheckBeforeDecoding(const std::string& path, const std::string& bytes, int64_t max_pixels) {
+  CapOpenCvPixels(max_pixels);
+  int jw = 0, jh = 0;
+  int64_t w = 0, h = 0;
+  if (JpegSize(bytes, &jw, &jh)) {
+    w = jw;
+    h = jh;
+  } else {
+    int pw = 0, ph = 0;
+    if (PngSize(bytes, &pw, &ph)) {
+      w = pw;
+      h = ph;
+    }
+  }
+  VPR_CHECK(w * h <= max_pixels, "'", path, "': ", w, " x ", h, " pixels (", w * h / 1000000, " MP) is over the limit of ",
+            max_pixels / 1000000, " MP an image may have (--max-pixels); refused before decoding");
+  VPR_CHECK(ImageComplete(bytes), "'", path,
+            "': the file is cut short (no end-of-image marker; the decoder would fill the rest with grey): "
+            "copy or download it again");
+}
+
 // IMREAD_COLOR applies EXIF orientation and expands grayscale; ANYDEPTH keeps 16 bits.
-at::Tensor Decode(const std::string& path, const std::string& bytes, int reduction) {
+cv::Mat DecodeMat(const std::string& path, const std::string& bytes, int reduction) {
   int flags = cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
   if (reduction == 2) flags = cv::IMREAD_REDUCED_COLOR_2;
   if (reduction == 4) flags = cv::IMREAD_REDUCED_COLOR_4;
@@ -79,7 +124,11 @@ at::Tensor Decode(const std::string& path, const std::string& bytes, int reducti
     VPR_THROW("'", path, "': cannot decode image: ", e.what());
   }
   VPR_CHECK(!image.empty(), "'", path, "': cannot decode image (corrupt, truncated or not an image)");
-  return MatToRgbTensor(image);
+  return image;
+}
+
+at::Tensor Decode(const std::string& path, const std::string& bytes, int reduction) {
+  return MatToRgbTensor(DecodeMat(path, bytes, reduction));
 }
 
 int ReadBigEndian16(const std::string& b, size_t at) {
@@ -116,6 +165,65 @@ bool JpegSize(const std::string& b, int* width, int* height) {
   return false;
 }
 
+bool PngSize(const std::string& b, int* width, int* height) {
+  if (b.size() < 24 || b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0 || b.compare(12, 4, "IHDR") != 0) return false;
+  const uint32_t w = ReadBigEndian32(b, 16), h = ReadBigEndian32(b, 20);
+  if (w == 0 || h == 0 || w > INT32_MAX || h > INT32_MAX) return false;  // the PNG spec's own limit
+  *width = static_cast<int>(w);
+  *height = static_cast<int>(h);
+  return true;
+}
+
+namespace {
+
+// JPEG: markers from SOI, skipping segments by their length and entropy-coded data up
+// to the next marker, until EOI. An embedded EXIF thumbnail sits inside APP1 and is skipped.
+bool JpegComplete(const std::string& b) {
+  const auto* p = reinterpret_cast<const unsigned char*>(b.data());
+  const size_t n = b.size();
+  size_t pos = 2;
+  while (pos + 1 < n) {
+    const void* ff = std::memchr(p + pos, 0xFF, n - pos - 1);
+    if (!ff) return false;
+    pos = static_cast<const unsigned char*>(ff) - p;
+    const unsigned marker = p[pos + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xD9) return true;
+    if (marker == 0x00 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xD8) {
+      pos += 2;  // stuffed byte, restart marker or no-length marker
+      continue;
+    }
+    if (pos + 4 > n) return false;
+    const size_t length = ReadBigEndian16(b, pos + 2);
+    pos += 2 + length;  // after SOS, the search for 0xFF walks its entropy-coded data
+    if (pos > n) return false;
+  }
+  return false;
+}
+
+// PNG: chunk by chunk until IEND.
+bool PngComplete(const std::string& b) {
+  size_t pos = 8;
+  while (pos + 12 <= b.size()) {
+    const uint64_t length = ReadBigEndian32(b, pos);
+    if (b.compare(pos + 4, 4, "IEND") == 0) return true;
+    pos += 12 + length;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ImageComplete(const std::string& bytes) {
+  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8)
+    return JpegComplete(bytes);
+  if (bytes.size() >= 8 && bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) == 0) return PngComplete(bytes);
+  return true;
+}
+
 int JpegReduction(int width, int height, const ResizeOptions& options) {
   if (!options.enabled() || !options.reduced_decode) return 1;
   auto [out_h, out_w] = options.OutputSize(height, width);
@@ -128,19 +236,34 @@ int JpegReduction(int width, int height, const ResizeOptions& options) {
   return 1;
 }
 
-at::Tensor LoadImageRgb(const std::string& path) { return Decode(path, ReadImageFile(path), 1); }
+at::Tensor LoadImageRgb(const std::string& path) {
+  const std::string bytes = ReadImageFile(path);
+  CheckBeforeDecoding(path, bytes, ResizeOptions{}.max_pixels);
+  return Decode(path, bytes, 1);
+}
 
 at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options) {
   const std::string bytes = ReadImageFile(path);
+  CheckBeforeDecoding(path, bytes, options.max_pixels);
   int width = 0, height = 0;
-  const int reduction = JpegSize(bytes, &width, &height) ? JpegReduction(width, height, options) : 1;
-  at::Tensor image = Decode(path, bytes, reduction);
+  const bool jpeg = JpegSize(bytes, &width, &height);
+  const int reduction = jpeg ? JpegReduction(width, height, options) : 1;
+  cv::Mat image = DecodeMat(path, bytes, reduction);
   if (reduction > 1) {
     // EXIF orientation may have turned the image: a fixed size may not be covered any more.
-    auto [out_h, out_w] = options.OutputSize(image.size(1), image.size(2));
-    if (image.size(1) < 2 * out_h || image.size(2) < 2 * out_w) image = Decode(path, bytes, 1);
+    auto [out_h, out_w] = options.OutputSize(image.rows, image.cols);
+    if (image.rows < 2 * out_h || image.cols < 2 * out_w) image = DecodeMat(path, bytes, 1);
+  } else if (!jpeg) {
+    // Other formats decode whole; a large one is box-reduced by the factor a JPEG would
+    // decode at, before the float copy (12 bytes a pixel) is made.
+    const int r = JpegReduction(image.cols, image.rows, options);
+    if (r > 1) {
+      cv::Mat reduced;
+      cv::resize(image, reduced, cv::Size((image.cols + r - 1) / r, (image.rows + r - 1) / r), 0, 0, cv::INTER_AREA);
+      image = reduced;
+    }
   }
-  return ResizeImage(image, options);
+  return ResizeImage(MatToRgbTensor(image), options);
 }
 
 at::Tensor ResizeImage(const at::Tensor& chw, const ResizeOptions& options) {

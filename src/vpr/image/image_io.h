@@ -10,6 +10,8 @@ namespace vpr {
 
 // How images are resized before the model. Default: native size.
 struct ResizeOptions {
+  // The largest output side accepted (--resize, --max-side).
+  static constexpr int kMaxSide = 16384;
   // Fixed output size; both 0 = not fixed. Set from "--resize HxW".
   int height = 0;
   int width = 0;
@@ -20,9 +22,12 @@ struct ResizeOptions {
   // photo for a 640-px model decodes several times faster, with nearly the same
   // descriptors (README, "Decoding"). false (--full-decode) decodes at full size, as PIL.
   bool reduced_decode = true;
+  // Images declaring more pixels than this are refused before decoding (a 292 KB PNG
+  // can declare 20000 x 20000); generous for real photos (100 MP).
+  int64_t max_pixels = 100'000'000;
 
   bool enabled() const { return height > 0 || max_side > 0; }
-  // Throws vpr::Error when both modes are set or a size is negative/half-given.
+  // Throws vpr::Error when both modes are set or a size is negative, half-given or too large.
   void Check() const;
   // Parses "480x640" (height x width) into height/width; throws on anything else.
   void ParseFixed(const std::string& text);
@@ -42,6 +47,14 @@ at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& option
 // Width and height a JPEG's frame header declares; false when `bytes` are not a JPEG
 // or hold no frame header before the scan.
 bool JpegSize(const std::string& bytes, int* width, int* height);
+
+// Width and height a PNG's IHDR declares; false when `bytes` are not a PNG.
+bool PngSize(const std::string& bytes, int* width, int* height);
+
+// Whether a JPEG's markers lead from its start to its end-of-image marker, or a PNG's
+// chunks to IEND: a file cut short (libjpeg only warns, and decodes grey rows) is false.
+// Other formats: true (their decoders fail on truncation).
+bool ImageComplete(const std::string& bytes);
 
 // The largest libjpeg reduction (1, 2, 4 or 8) of a width x height JPEG whose result is
 // still twice the output size of `options` (1 when resizing is off or reduced_decode is false).

@@ -7,6 +7,7 @@
 
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -50,8 +51,12 @@ TEST(ImageIo, CorruptAndMissingFilesNameThePathAndReason) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
-    EXPECT_NE(std::string(e.what()).find("cannot decode"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cut short"), std::string::npos) << e.what();
   }
+  WriteFileAtomic(path, std::string("\x89PNG\r\n\x1a\n not really a png, but no IEND either"));
+  EXPECT_NE(ThrownMessage([&] { LoadImageRgb(path); }).find("cut short"), std::string::npos);
+  WriteFileAtomic(path, std::string("neither a jpeg nor a png"));
+  EXPECT_NE(ThrownMessage([&] { LoadImageRgb(path); }).find("cannot decode"), std::string::npos);
   EXPECT_THROW(LoadImageRgb(TempPath("absent.png")), Error);
 }
 
@@ -136,6 +141,72 @@ TEST(ImageIo, ReducedDecodeHasTheSizeAndNearlyThePixelsOfTheFullDecode) {
   EXPECT_EQ(reduced.size(2), 160);
   EXPECT_LT((reduced - full).abs().mean().item<double>(), 0.01);
   EXPECT_LT((reduced - full).abs().max().item<double>(), 0.3);  // only at the sharp edges
+}
+
+// libjpeg only warns on a file cut short and decodes grey rows; such a file must fail.
+TEST(ImageIo, TruncatedJpegAndPngFailButTrailingBytesAfterTheEndAreFine) {
+  const std::string jpeg = ReadFileBytes(WriteTestJpeg("whole.jpg"));
+  EXPECT_TRUE(ImageComplete(jpeg));
+  for (size_t cut : {jpeg.size() / 2, jpeg.size() - 2, size_t{700}}) {
+    EXPECT_FALSE(ImageComplete(jpeg.substr(0, cut))) << cut;
+    const std::string path = TempPath("cut.jpg");
+    WriteFileAtomic(path, jpeg.substr(0, cut));
+    EXPECT_NE(ThrownMessage([&] { LoadImageRgb(path); }).find("cut short"), std::string::npos) << cut;
+  }
+  EXPECT_TRUE(ImageComplete(jpeg + std::string(100, '\0')));  // padding some cameras append
+
+  std::vector<unsigned char> png;
+  ASSERT_TRUE(cv::imencode(".png", cv::Mat(60, 80, CV_8UC3, cv::Scalar(1, 2, 3)), png));
+  const std::string png_bytes(png.begin(), png.end());
+  EXPECT_TRUE(ImageComplete(png_bytes));
+  EXPECT_FALSE(ImageComplete(png_bytes.substr(0, png_bytes.size() - 12)));  // IEND gone
+  EXPECT_FALSE(ImageComplete(png_bytes.substr(0, png_bytes.size() / 2)));
+}
+
+// A few hundred bytes may declare 20000 x 20000 pixels: refused before decoding.
+TEST(ImageIo, AnImageDeclaringMorePixelsThanTheCapIsRefusedBeforeDecoding) {
+  std::vector<unsigned char> png;
+  ASSERT_TRUE(cv::imencode(".png", cv::Mat(8, 8, CV_8UC3, cv::Scalar(0)), png));
+  std::string bytes(png.begin(), png.end());
+  int w = 0, h = 0;
+  ASSERT_TRUE(PngSize(bytes, &w, &h));
+  EXPECT_EQ(w, 8);
+  for (int i = 0; i < 2; ++i) {  // width and height := 20000, big-endian
+    bytes[16 + 4 * i] = 0;
+    bytes[17 + 4 * i] = 0;
+    bytes[18 + 4 * i] = static_cast<char>(20000 >> 8);
+    bytes[19 + 4 * i] = static_cast<char>(20000 & 0xFF);
+  }
+  const std::string path = TempPath("huge.png");
+  WriteFileAtomic(path, bytes);
+  ResizeOptions options;
+  options.max_side = 160;
+  const std::string error = ThrownMessage([&] { LoadResizedImage(path, options); });
+  EXPECT_NE(error.find("20000 x 20000"), std::string::npos) << error;
+  EXPECT_NE(error.find("--max-pixels"), std::string::npos) << error;
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+
+  const std::string jpeg = WriteTestJpeg("capped.jpg");  // 960 x 540
+  options.max_pixels = 960 * 540 - 1;
+  EXPECT_NE(ThrownMessage([&] { LoadResizedImage(jpeg, options); }).find("over the limit"), std::string::npos);
+  options.max_pixels = 960 * 540;
+  EXPECT_EQ(LoadResizedImage(jpeg, options).size(2), 160);
+}
+
+// Formats other than JPEG are box-reduced before the float copy, as JPEGs decode reduced.
+TEST(ImageIo, LargePngsAreReducedBeforeConversionWithNearlyTheSamePixels) {
+  const std::string jpeg = WriteTestJpeg("source.jpg");
+  const std::string png = TempPath("large.png");
+  ASSERT_TRUE(cv::imwrite(png, cv::imread(jpeg)));
+  ResizeOptions options;
+  options.max_side = 160;
+  options.reduced_decode = false;
+  at::Tensor full = LoadResizedImage(png, options);
+  EXPECT_TRUE(at::equal(full, ResizeImage(LoadImageRgb(png), options)));
+  options.reduced_decode = true;
+  at::Tensor reduced = LoadResizedImage(png, options);
+  ASSERT_EQ(reduced.sizes(), full.sizes());
+  EXPECT_LT((reduced - full).abs().mean().item<double>(), 0.01);
 }
 
 }  // namespace

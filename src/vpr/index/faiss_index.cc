@@ -12,6 +12,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <cstring>
+#include <cerrno>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -20,6 +23,7 @@
 #include "vpr/index/faiss_error.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
+#include "vpr/util/fingerprint.h"
 #include "vpr/util/logging.h"
 #include "vpr/util/npy.h"
 #include "vpr/util/progress.h"
@@ -163,7 +167,9 @@ nlohmann::json IndexInfo::ToJson() const {
           {"dim", dim},
           {"ntotal", ntotal},
           {"descriptors", descriptors},
-          {"names", names}};
+          {"names", names},
+          {"index_fingerprint", index_fingerprint},
+          {"names_fingerprint", names_fingerprint}};
 }
 
 IndexInfo IndexInfo::FromJson(const nlohmann::json& json, const std::string& source) {
@@ -176,6 +182,8 @@ IndexInfo IndexInfo::FromJson(const nlohmann::json& json, const std::string& sou
     info.ntotal = json.at("ntotal").get<int64_t>();
     info.descriptors = json.value("descriptors", "");
     info.names = json.value("names", "");
+    info.index_fingerprint = json.value("index_fingerprint", "");
+    info.names_fingerprint = json.value("names_fingerprint", "");
   } catch (const nlohmann::json::exception& e) {
     VPR_THROW("'", source, "' is not a vpr index sidecar: ", e.what());
   }
@@ -203,6 +211,9 @@ int64_t FaissIndex::ntotal() const { return index_->ntotal; }
 FaissIndex FaissIndex::Build(const float* data, int64_t n, int64_t dim, const IndexOptions& options) {
   options.Check();
   VPR_CHECK(n > 0 && dim > 0, "cannot index an empty database (", n, " x ", dim, ")");
+  const int64_t bad = FirstNonFiniteRow(data, n, dim);
+  VPR_CHECK(bad < 0, "database descriptor ", bad,
+            " holds NaN or infinite values; a descriptor with NaN is never found by a search");
   std::unique_ptr<faiss::Index> index = MakeIndex(dim, options);
   ConfigureTraining(index.get(), options.seed);
   if (!index->is_trained) {
@@ -228,6 +239,13 @@ FaissIndex FaissIndex::BuildFromNpy(const std::string& npy_path, const IndexOpti
   NpyReader reader(npy_path);
   const int64_t n = reader.rows(), dim = reader.cols();
   VPR_CHECK(n > 0 && dim > 0, "'", npy_path, "' holds no vectors (", n, " x ", dim, ")");
+  VPR_CHECK(reader.shape().size() == 2, "'", npy_path, "' is a ", reader.shape().size(),
+            "-D array; descriptors must be 2-D, one row per image");
+  auto finite = [&](const float* rows, int64_t begin, int64_t count) {
+    const int64_t bad = FirstNonFiniteRow(rows, count, dim);
+    VPR_CHECK(bad < 0, "'", npy_path, "': row ", begin + bad,
+              " holds NaN or infinite values; a descriptor with NaN is never found by a search, re-extract it");
+  };
   std::unique_ptr<faiss::Index> index = MakeIndex(dim, options);
   ConfigureTraining(index.get(), options.seed);
   if (!index->is_trained) {  // the sample is freed before the vectors are added
@@ -245,6 +263,7 @@ FaissIndex FaissIndex::BuildFromNpy(const std::string& npy_path, const IndexOpti
   std::vector<float> buffer(std::min(chunk, n) * dim);
   AddInChunks(*index, n, chunk, options.factory, [&](int64_t begin, int64_t count) {
     reader.ReadRows(begin, count, buffer.data());
+    finite(buffer.data(), begin, count);
     return static_cast<const float*>(buffer.data());
   });
   FaissIndex out(std::move(index), {1, options.factory, options.metric, dim, n, npy_path, ""});
@@ -255,18 +274,29 @@ FaissIndex FaissIndex::BuildFromNpy(const std::string& npy_path, const IndexOpti
 void FaissIndex::SetSources(const std::string& descriptors, const std::string& names) {
   info_.descriptors = descriptors;
   info_.names = names;
+  std::error_code ec;
+  info_.names_fingerprint = std::filesystem::is_regular_file(names, ec) ? FingerprintFileContent(names) : "";
 }
 
 void FaissIndex::Save(const std::string& path) const {
-  WriteFileAtomic(path, [&](std::ostream& out) {
+  FileSet set;  // the index and its sidecar appear together
+  const std::string tmp = set.Stage(path);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    VPR_CHECK(out, "cannot write '", tmp, "': ", std::strerror(errno), " (check that the folder is writable)");
     StreamWriter writer(out);
     try {
       faiss::write_index(index_.get(), &writer);
     } catch (const faiss::FaissException& e) {
       VPR_THROW("writing FAISS index '", path, "' failed: ", FaissReason(e));
     }
-  });
-  WriteFileAtomic(IndexInfoPath(path), info_.ToJson().dump(2) + "\n");
+    out.flush();
+    VPR_CHECK(out, "writing '", path, "' failed (disk full?)");
+  }
+  IndexInfo info = info_;
+  info.index_fingerprint = FingerprintFileContent(tmp);
+  set.Write(IndexInfoPath(path), info.ToJson().dump(2) + "\n");
+  set.Commit();
 }
 
 FaissIndex FaissIndex::Load(const std::string& path) {
@@ -287,6 +317,9 @@ FaissIndex FaissIndex::Load(const std::string& path) {
       VPR_THROW("'", sidecar, "' is not valid JSON: ", e.what());
     }
     info = IndexInfo::FromJson(json, sidecar);
+    VPR_CHECK(info.index_fingerprint.empty() || info.index_fingerprint == FingerprintFileContent(path), "'", sidecar,
+              "' was written for another version of '", path,
+              "' (content fingerprints differ: a run was interrupted or one file was replaced); rebuild with vpr index");
     VPR_CHECK(info.dim == index->d && info.ntotal == index->ntotal && info.metric == MetricName(index->metric_type),
               "'", sidecar, "' (", info.ntotal, " x ", info.dim, ", ", info.metric, ") does not describe '", path,
               "' (", index->ntotal, " x ", index->d, ", ", MetricName(index->metric_type),
@@ -317,6 +350,8 @@ KnnResult FaissIndex::Search(const float* queries, int64_t n, int64_t dim, int64
             "-d vectors: describe the queries with the same model (and WPCA) as the database");
   VPR_CHECK(k > 0, "top-k must be positive, got ", k);
   VPR_CHECK(index_->ntotal > 0, "the index is empty: nothing to search");
+  const int64_t bad = FirstNonFiniteRow(queries, n, dim);
+  VPR_CHECK(bad < 0, "query ", bad, " holds NaN or infinite values: it has no nearest neighbours; re-extract it");
   KnnResult result;
   result.num_queries = n;
   result.k = k;

@@ -47,6 +47,9 @@ struct IndexInfo {
   int64_t ntotal = 0;
   std::string descriptors;  // the .npy the index was built from ("" when built in memory)
   std::string names;        // its names file, line i = database id i ("" when unknown)
+  // Content fingerprints (FingerprintFileContent) of the index file and of the names
+  // file when the sidecar was written: a reader refuses a pair that no longer matches.
+  std::string index_fingerprint, names_fingerprint;
   nlohmann::json ToJson() const;
   static IndexInfo FromJson(const nlohmann::json& json, const std::string& source);
 };

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "vpr/util/check.h"
+#include "vpr/util/npy.h"
 
 namespace vpr {
 
@@ -14,6 +15,9 @@ KnnResult ExactKnnL2(const float* database, int64_t n_db, const float* queries, 
                      int64_t k) {
   VPR_CHECK(dim > 0 && k > 0, "k-NN needs dim > 0 and k > 0 (dim ", dim, ", k ", k, ")");
   VPR_CHECK(n_db > 0, "the database is empty: nothing to search");
+  const int64_t bad_db = FirstNonFiniteRow(database, n_db, dim), bad_q = FirstNonFiniteRow(queries, n_q, dim);
+  VPR_CHECK(bad_db < 0, "database descriptor ", bad_db, " holds NaN or infinite values; it would never be found");
+  VPR_CHECK(bad_q < 0, "query descriptor ", bad_q, " holds NaN or infinite values: it has no nearest neighbours");
   KnnResult result;
   result.num_queries = n_q;
   result.k = k;

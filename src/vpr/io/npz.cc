@@ -2,9 +2,11 @@
 
 #include <zip.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "vpr/util/check.h"
+#include "vpr/util/size_limits.h"
 
 namespace vpr {
 namespace {
@@ -26,12 +28,18 @@ ZipPtr OpenZip(const std::string& path) {
   return ZipPtr(archive, &zip_discard);
 }
 
-// The whole uncompressed content of member `index`.
-std::string ReadMember(zip_t* archive, zip_uint64_t index, const std::string& what) {
+// The whole uncompressed content of member `index`; *budget (bytes all members may
+// still inflate to) is charged before anything is allocated.
+std::string ReadMember(zip_t* archive, zip_uint64_t index, const std::string& what, uint64_t* budget) {
   zip_stat_t stat;
   zip_stat_init(&stat);
-  VPR_CHECK(zip_stat_index(archive, index, 0, &stat) == 0 && (stat.valid & ZIP_STAT_SIZE), "cannot stat ", what, ": ",
-            zip_strerror(archive));
+  VPR_CHECK(zip_stat_index(archive, index, 0, &stat) == 0 && (stat.valid & ZIP_STAT_SIZE) &&
+                (stat.valid & ZIP_STAT_COMP_SIZE),
+            "cannot stat ", what, ": ", zip_strerror(archive));
+  VPR_CHECK(stat.size <= *budget && stat.size <= DecompressionBudget(stat.comp_size), what, " declares ", stat.size,
+            " bytes from ", stat.comp_size, " compressed: more than an .npz of this size can hold (a corrupt file or a "
+            "decompression bomb)");
+  *budget -= stat.size;
   ZipFilePtr file(zip_fopen_index(archive, index, 0), &zip_fclose);
   VPR_CHECK(file != nullptr, "cannot open ", what, ": ", zip_strerror(archive),
             " (members must be stored or deflated, unencrypted)");
@@ -52,12 +60,14 @@ std::map<std::string, NpyMatrix> ReadNpz(const std::string& path) {
   ZipPtr archive = OpenZip(path);
   std::map<std::string, NpyMatrix> out;
   zip_int64_t n = zip_get_num_entries(archive.get(), 0);
+  std::error_code ec;
+  uint64_t budget = DecompressionBudget(std::filesystem::file_size(path, ec));
   for (zip_int64_t i = 0; i < n; ++i) {
     const char* raw = zip_get_name(archive.get(), i, 0);
     std::string name = raw ? raw : "";
     if (!EndsWith(name, ".npy")) continue;
     std::string what = "member '" + name + "' of '" + path + "'";
-    out[name.substr(0, name.size() - 4)] = ReadNpyBytes(ReadMember(archive.get(), i, what), what);
+    out[name.substr(0, name.size() - 4)] = ReadNpyBytes(ReadMember(archive.get(), i, what, &budget), what);
   }
   return out;
 }

@@ -1,13 +1,7 @@
-// libFuzzer harness for the pickle reader and the torch file parser (not built by CMake).
-// Build and run from the repository root:
-//   clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address -Isrc -I/usr/include/torch/csrc/api/include -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL src/vpr/io/pickle_fuzz.cc src/vpr/io/pickle.cc src/vpr/io/torch_file.cc src/vpr/util/atomic_file.cc src/vpr/util/logging.cc -ltorch -ltorch_cpu -lc10 -lspdlog -lfmt -o /tmp/pickle_fuzz
-//   echo leak:libtorch_cpu.so > /tmp/lsan.supp
-//   LSAN_OPTIONS=suppressions=/tmp/lsan.supp ASAN_OPTIONS=allocator_may_return_null=1 /tmp/pickle_fuzz -max_total_time=60 -rss_limit_mb=4096 -max_len=16384 /tmp/pickle_corpus
-// allocator_may_return_null: a corrupt zip directory can ask miniz for a huge record,
-// which LibTorch's allocator then reports as an error instead of ASan aborting.
-// The suppression: LibTorch 1.13's PyTorchStreamReader leaks miniz's state (about 1 kB)
-// when its constructor throws (e.g. no "version" record); that is in libtorch, not here.
-// Seed the corpus with a few torch.save files (zip and legacy) and pickle.dumps outputs.
+// libFuzzer harness: the pickle reader and the torch file parser (zip and legacy).
+// Build with -DVPR_FUZZ=ON (README, "Fuzzing"); ctest replays its corpus.
+// LibTorch 1.13's PyTorchStreamReader leaks miniz's state (about 1 kB) when its
+// constructor throws; scripts/fuzz.sh suppresses that leak, which is in libtorch.
 #include <cstddef>
 #include <cstdint>
 #include <string>

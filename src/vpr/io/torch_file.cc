@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 
+#include "vpr/io/pickle_writer.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
 #include "vpr/util/logging.h"
@@ -515,38 +516,6 @@ std::optional<nlohmann::json> ToJson(const PyValue& v, size_t* budget) {
   return out;
 }
 
-c10::IValue JsonToIValue(const nlohmann::json& j, const std::string& where) {
-  using T = nlohmann::json::value_t;
-  switch (j.type()) {
-    case T::null: return c10::IValue();
-    case T::boolean: return j.get<bool>();
-    case T::number_integer: return j.get<int64_t>();
-    case T::number_unsigned: {
-      const auto u = j.get<uint64_t>();
-      VPR_CHECK(u <= uint64_t{INT64_MAX}, "checkpoint info '", where, "' = ", u,
-                " does not fit in int64");
-      return static_cast<int64_t>(u);
-    }
-    case T::number_float: return j.get<double>();
-    case T::string: return j.get<std::string>();
-    case T::array: {
-      c10::impl::GenericList list(c10::AnyType::get());
-      for (size_t i = 0; i < j.size(); ++i) {
-        list.push_back(JsonToIValue(j[i], where + "[" + std::to_string(i) + "]"));
-      }
-      return list;
-    }
-    case T::object: {
-      c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
-      for (const auto& [key, value] : j.items()) {
-        dict.insert(key, JsonToIValue(value, where + "." + key));
-      }
-      return dict;
-    }
-    default: VPR_THROW("checkpoint info '", where, "' has a type that cannot be saved (binary?)");
-  }
-}
-
 // A compact CPU copy when the tensor is a view or shares a larger storage, so the file
 // holds just its elements.
 at::Tensor CompactCpu(const at::Tensor& tensor) {
@@ -626,23 +595,17 @@ void SaveCheckpoint(const std::string& path, const StateDict& state_dict,
                     const nlohmann::json& info) {
   VPR_CHECK(info.is_null() || info.is_object(), "checkpoint info for '", path,
             "' must be a JSON object, got ", info.type_name());
-  c10::Dict<std::string, at::Tensor> tensors;
+  StateDict tensors;
+  std::set<std::string> names;
   for (const auto& [name, tensor] : state_dict) {
     VPR_CHECK(tensor.defined(), "cannot save '", path, "': tensor '", name, "' is undefined");
-    VPR_CHECK(tensors.insert(name, CompactCpu(tensor)).second, "cannot save '", path,
-              "': the state_dict has '", name, "' twice");
+    VPR_CHECK(names.insert(name).second, "cannot save '", path, "': the state_dict has '", name, "' twice");
+    tensors.emplace_back(name, CompactCpu(tensor));
   }
-  c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
-  root.insert("state_dict", tensors);
-  if (info.is_object()) {
-    for (const auto& [key, value] : info.items()) {
-      VPR_CHECK(key != "state_dict", "cannot save '", path,
-                "': checkpoint info must not have a 'state_dict' entry");
-      root.insert(key, JsonToIValue(value, key));
-    }
-  }
-  const std::vector<char> bytes = torch::pickle_save(root);
-  WriteFileAtomic(path, std::string(bytes.begin(), bytes.end()));
+  VPR_CHECK(!info.is_object() || !info.contains("state_dict"), "cannot save '", path,
+            "': checkpoint info must not have a 'state_dict' entry");
+  const std::string bytes = TorchZipBytes(tensors, info);
+  WriteFileAtomic(path, bytes);
 }
 
 }  // namespace vpr

@@ -246,12 +246,33 @@ LoadedModel LoadBackboneFile(const std::string& path, const StateDict& state, co
 
 }  // namespace
 
+void ModelFlags::Check() const {
+  VPR_CHECK(clusters >= 0 && clusters <= 65536, "--clusters must be in [0, 65536] (0 = inferred), got ", clusters);
+  VPR_CHECK(cut >= 0 && cut <= 100, "--cut must be in [0, 100] (0 = inferred), got ", cut);
+}
+
+namespace {
+
+// NaN or infinite weights give NaN descriptors for every image: refuse them at load.
+void CheckFinite(const StateDict& state, const std::string& file) {
+  for (const auto& [name, tensor] : state) {
+    if (!tensor.is_floating_point()) continue;
+    const int64_t bad = (~at::isfinite(tensor)).sum().item<int64_t>();
+    VPR_CHECK(bad == 0, "model '", file, "': tensor '", name, "' holds ", bad, " NaN or infinite values of ",
+              tensor.numel(), "; the checkpoint is corrupt or its training diverged: use an earlier checkpoint");
+  }
+}
+
+}  // namespace
+
 LoadedModel LoadModel(const std::string& path, const ModelFlags& flags) {
+  flags.Check();
   VPR_CHECK(fs::exists(path), "model '", path, "' does not exist (expected a .pth/.pth.tar file or a run folder)");
   nlohmann::json run_flags;
   std::string file = ResolveCheckpointPath(path, &run_flags);
   TorchFile torch_file = LoadTorchFile(file);
   StateDict state = ExtractStateDict(torch_file, file);
+  CheckFinite(state, file);
   nlohmann::json file_info = CheckpointInfo(torch_file);
   if (!AnyKeyStartsWith(state, "encoder.")) return LoadBackboneFile(file, state, flags, torch_file.format);
 

@@ -31,6 +31,8 @@ struct ModelFlags {
   std::string pooling;
   // Seed of fresh NetVLAD centroids for backbone-only files.
   uint64_t seed = 0;
+  // Throws vpr::Error naming the flag when a value is out of range.
+  void Check() const;
 };
 
 struct LoadedModel {

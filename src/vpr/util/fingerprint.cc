@@ -2,8 +2,12 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "vpr/util/check.h"
 
 namespace vpr {
 namespace {
@@ -46,6 +50,18 @@ std::string FingerprintFiles(const std::vector<std::string>& paths) {
     }
     auto mtime = fs::last_write_time(p, ec).time_since_epoch().count();
     f.Add(static_cast<int64_t>(size)).Add(static_cast<int64_t>(mtime));
+  }
+  return f.Hex();
+}
+
+std::string FingerprintFileContent(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  VPR_CHECK(in, "cannot read '", path, "' to check its fingerprint");
+  Fingerprint f;
+  std::vector<char> chunk(size_t{1} << 20);
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    if (in.gcount() > 0) f.Add(chunk.data(), static_cast<size_t>(in.gcount()));
   }
   return f.Hex();
 }

@@ -29,4 +29,8 @@ class Fingerprint {
 // contribute a marker, so they change the fingerprint when they appear.
 std::string FingerprintFiles(const std::vector<std::string>& paths);
 
+// Fingerprint of a file's bytes (read in fixed 1 MiB chunks, so the same bytes give the
+// same value however they were written). Throws vpr::Error when it cannot be read.
+std::string FingerprintFileContent(const std::string& path);
+
 }  // namespace vpr

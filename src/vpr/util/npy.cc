@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -11,6 +12,7 @@
 
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
+#include "vpr/util/size_limits.h"
 
 namespace vpr {
 namespace {
@@ -40,17 +42,21 @@ std::string Header(int64_t rows, int64_t cols, size_t at_least = 0) {
 
 }  // namespace
 
+std::string NpyBytes(const float* data, int64_t rows, int64_t cols) {
+  std::string bytes = Header(rows, cols);
+  bytes.append(reinterpret_cast<const char*>(data), rows * cols * sizeof(float));
+  return bytes;
+}
+
 void WriteNpy(const std::string& path, const float* data, int64_t rows, int64_t cols) {
-  std::string header = Header(rows, cols);
-  WriteFileAtomic(path, [&](std::ostream& out) {
-    out.write(header.data(), header.size());
-    out.write(reinterpret_cast<const char*>(data), rows * cols * sizeof(float));
-  });
+  WriteFileAtomic(path, NpyBytes(data, rows, cols));
 }
 
 NpyWriter::NpyWriter(std::string path, int64_t cols)
-    : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(::getpid())), cols_(cols) {
+    : path_(std::move(path)), tmp_(TemporaryFor(path_)), cols_(cols) {
   VPR_CHECK(cols > 0, "internal: .npy rows need at least one column");
+  CheckReplaceable(path_);
+  RemoveStaleTemporaries(path_);
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::path(path_).has_parent_path()) fs::create_directories(fs::path(path_).parent_path(), ec);
@@ -77,6 +83,13 @@ void NpyWriter::Append(const float* data, int64_t n) {
 }
 
 void NpyWriter::Commit() {
+  FileSet set;
+  CommitInto(set);
+  set.Commit();
+}
+
+void NpyWriter::CommitInto(FileSet& set) {
+  VPR_CHECK(!committed_, "internal: NpyWriter committed twice");
   const std::string header = Header(rows_, cols_, header_size_);
   VPR_CHECK(header.size() == header_size_, "internal: .npy header grew");
   out_.seekp(0);
@@ -84,10 +97,8 @@ void NpyWriter::Commit() {
   out_.flush();
   VPR_CHECK(out_, "writing '", tmp_, "' failed (disk full?)");
   out_.close();
-  std::error_code ec;
-  std::filesystem::rename(tmp_, path_, ec);
-  VPR_CHECK(!ec, "cannot rename '", tmp_, "' to '", path_, "': ", ec.message());
-  committed_ = true;
+  set.Adopt(tmp_, path_);
+  committed_ = true;  // the set removes the temporary if it is not committed
 }
 
 namespace {
@@ -107,6 +118,8 @@ std::string HeaderDict(const std::string& bytes, const std::string& what, size_t
     header_len = len32;
     offset = 12;
   }
+  VPR_CHECK(header_len <= kMaxNpyHeaderBytes, what, ": the .npy header claims ", header_len,
+            " bytes (NumPy writes well under ", kMaxNpyHeaderBytes, "); the file is corrupt");
   VPR_CHECK(offset + header_len <= bytes.size(), what, ": truncated .npy header");
   *data_start = offset + header_len;
   return bytes.substr(offset, header_len);
@@ -141,9 +154,25 @@ std::vector<int64_t> ParseShape(const std::string& header, const std::string& wh
   std::vector<int64_t> shape;
   std::string dims = m[1].str();
   const std::regex number(R"(\d+)");  // named: sregex_iterator must not keep a temporary
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
+  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
+    VPR_CHECK(it->length() <= 15, what, ": shape (", dims, ") has an absurd dimension; the file is corrupt");
     shape.push_back(std::stoll(it->str()));
+  }
   return shape;
+}
+
+// rows x cols of a shape (1-D as 1 x n, 0-d as 1 x 1) and its data bytes, overflow-checked.
+void MatrixSize(const std::vector<int64_t>& shape, int item_size, const std::string& what, int64_t* rows,
+                int64_t* cols, uint64_t* bytes) {
+  *rows = shape.size() <= 1 ? 1 : shape[0];
+  uint64_t c = 1;
+  bool ok = true;
+  for (size_t i = shape.size() <= 1 ? 0 : 1; i < shape.size(); ++i)
+    ok = ok && !__builtin_mul_overflow(c, static_cast<uint64_t>(shape[i]), &c);
+  ok = ok && CheckedProduct({static_cast<uint64_t>(*rows), c, static_cast<uint64_t>(item_size)}, bytes) &&
+       c <= static_cast<uint64_t>(INT64_MAX);
+  VPR_CHECK(ok, what, ": shape overflows; the file is corrupt");
+  *cols = static_cast<int64_t>(c);
 }
 
 template <typename T>
@@ -182,11 +211,9 @@ NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what) {
   NpyMatrix out;
   auto [kind, size] = ParseDtype(header, what, &out.dtype);
   out.shape = ParseShape(header, what);
-  out.rows = out.shape.size() <= 1 ? 1 : out.shape[0];
-  out.cols = 1;
-  for (size_t i = out.shape.size() <= 1 ? 0 : 1; i < out.shape.size(); ++i) out.cols *= out.shape[i];
-  size_t n = static_cast<size_t>(out.rows * out.cols);
-  size_t need = n * size;
+  uint64_t need = 0;
+  MatrixSize(out.shape, size, what, &out.rows, &out.cols, &need);
+  const size_t n = static_cast<size_t>(need / size);
   VPR_CHECK(bytes.size() - data_start >= need, what, ": file is truncated: expected ", need, " bytes of data, found ",
             bytes.size() - data_start);
   out.data.resize(n);
@@ -195,6 +222,30 @@ NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what) {
 }
 
 NpyMatrix ReadNpy(const std::string& path) { return ReadNpyBytes(ReadFileBytes(path), "'" + path + "'"); }
+
+int64_t FirstNonFiniteRow(const float* data, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      if (!std::isfinite(data[r * cols + c])) return r;
+  return -1;
+}
+
+NpyMatrix ReadDescriptorMatrix(const std::string& path, const std::string& flag, int64_t expected_cols) {
+  NpyMatrix m = ReadNpy(path);
+  VPR_CHECK(m.dtype.size() == 3 && m.dtype[1] == 'f', flag, " '", path, "' holds ", m.dtype,
+            " values; descriptors must be float32 or float64 (as vpr extract writes)");
+  std::string shape;
+  for (int64_t d : m.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+  VPR_CHECK(m.shape.size() == 2, flag, " '", path, "' has shape (", shape,
+            "); descriptors must be a 2-D array, one row per image");
+  VPR_CHECK(expected_cols <= 0 || m.cols == expected_cols, flag, " '", path, "' holds ", m.cols,
+            "-d descriptors but ", expected_cols, "-d ones are needed; extract them with the same model");
+  const int64_t bad = FirstNonFiniteRow(m.data.data(), m.rows, m.cols);
+  VPR_CHECK(bad < 0, flag, " '", path, "': row ", bad,
+            " holds NaN or infinite values; a descriptor with NaN is never found by a search, re-extract it (check "
+            "the model's weights and the image)");
+  return m;
+}
 
 NpyReader::NpyReader(const std::string& path) : path_(path), file_(path, std::ios::binary) {
   VPR_CHECK(file_, "cannot open '", path, "' for reading");
@@ -211,6 +262,7 @@ NpyReader::NpyReader(const std::string& path) : path_(path), file_(path, std::io
       std::memcpy(&len32, bytes.data() + 8, 4);
       header_len = len32;
     }
+    header_len = std::min(header_len, kMaxNpyHeaderBytes + 1);  // HeaderDict rejects it
     bytes.resize(offset + header_len);
     file_.clear();
     file_.seekg(static_cast<std::streamoff>(offset));
@@ -223,14 +275,13 @@ NpyReader::NpyReader(const std::string& path) : path_(path), file_(path, std::io
   auto [kind, size] = ParseDtype(header, path, &dtype);
   VPR_CHECK(kind == 'f', "'", path, "' holds ", dtype, " values; descriptors must be float32 or float64");
   shape_ = ParseShape(header, path);
-  rows_ = shape_.size() <= 1 ? 1 : shape_[0];
-  cols_ = 1;
-  for (size_t i = shape_.size() <= 1 ? 0 : 1; i < shape_.size(); ++i) cols_ *= shape_[i];
+  uint64_t need = 0;
+  MatrixSize(shape_, size, path, &rows_, &cols_, &need);
   item_size_ = size;
   data_start_ = static_cast<int64_t>(data_start);
   file_.clear();
   file_.seekg(0, std::ios::end);
-  int64_t have = static_cast<int64_t>(file_.tellg()) - data_start_, need = rows_ * cols_ * item_size_;
+  const uint64_t have = static_cast<uint64_t>(std::max<int64_t>(0, static_cast<int64_t>(file_.tellg()) - data_start_));
   VPR_CHECK(have >= need, "'", path, "': file is truncated: expected ", need, " bytes of data, found ", have);
 }
 

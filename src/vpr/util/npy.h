@@ -27,6 +27,8 @@ struct NpyMatrix {
 // Writes a little-endian float32 array of shape (rows, cols), atomically.
 // data: rows * cols values, row-major.
 void WriteNpy(const std::string& path, const float* data, int64_t rows, int64_t cols);
+// The bytes of that file (for a FileSet).
+std::string NpyBytes(const float* data, int64_t rows, int64_t cols);
 
 // Writes a float32 (rows, cols) .npy block by block, for outputs too large to hold in
 // memory: into a temporary beside `path` that Commit() renames onto it with the final row
@@ -41,6 +43,8 @@ class NpyWriter {
   // n rows of cols floats, row-major.
   void Append(const float* data, int64_t n);
   void Commit();
+  // Finishes the temporary and hands it to `set`, which renames it with its siblings.
+  void CommitInto(class FileSet& set);
   int64_t rows() const { return rows_; }
 
  private:
@@ -58,6 +62,14 @@ NpyMatrix ReadNpy(const std::string& path);
 // The same from the bytes of a .npy file (e.g. an .npz member); `what` names it at the
 // start of error messages, e.g. "member 'a.npy' of 'x.npz'".
 NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what);
+
+// Descriptors as every command takes them: a float32/float64 .npy of rank 2 (rows x
+// dim), every value finite, and `expected_cols` columns when that is > 0. Throws naming
+// `flag` (e.g. "--queries"), the file and what to do.
+NpyMatrix ReadDescriptorMatrix(const std::string& path, const std::string& flag, int64_t expected_cols = 0);
+
+// Index of the first row of a rows x cols matrix holding a NaN or an infinity, or -1.
+int64_t FirstNonFiniteRow(const float* data, int64_t rows, int64_t cols);
 
 // Reads the rows of a float32/float64 .npy matrix a chunk at a time, for files too big
 // to hold twice (vpr index streams the database into FAISS). Shape as NpyMatrix.
