@@ -85,6 +85,10 @@ void BindTrainOptions(CLI::App& app, TrainOptions& o, std::string& recall_at) {
   app.add_option("--feature-cache-mb", o.feature_cache_mb,
                  "memory (MiB) for the frozen layers' output per image, reused by every tuple (0 = recompute)")
       ->capture_default_str();
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "save the training state mid-epoch after this many queries, at the next cache refresh (0 = epoch "
+                 "ends only); --resume continues from the last save")
+      ->capture_default_str();
   app.add_option("--patience", o.patience, "stop after this many epochs without a better recall (0 = never)")
       ->capture_default_str();
   app.add_option("--batch-size", o.extract.batch_size, "images per forward pass of the cache and validation")

@@ -429,7 +429,8 @@ std::vector<MatArray> ReadWithMatio(const std::string& path, std::string* versio
   VPR_CHECK(mat != nullptr, "'", path, "' is not a MAT file vpr can read (MATLAB v5, v7 or v7.3)",
             last_matio_message.empty() ? "" : ": " + last_matio_message,
             "; save it from MATLAB with save(..., '-v7') or '-v7.3', or with scipy.io.savemat");
-  *version = Mat_GetVersion(mat.get()) == MAT_FT_MAT73 ? "7.3" : Mat_GetVersion(mat.get()) == MAT_FT_MAT4 ? "4" : "5";
+  VPR_CHECK(Mat_GetVersion(mat.get()) == MAT_FT_MAT73, "'", path, "' is not a MAT v7.3 file");
+  *version = "7.3";
   std::error_code ec;
   const size_t budget = DecompressionBudget(std::filesystem::file_size(path, ec));
   std::vector<std::string> names;
@@ -468,6 +469,11 @@ bool IsMat5(const std::string& bytes, bool* swap) {
   return version == 0x0100;
 }
 
+// MAT v7.3 is HDF5 behind a 512-byte MATLAB header.
+bool IsMat73(const std::string& bytes) {
+  return bytes.size() >= 520 && bytes.compare(512, 8, "\x89HDF\r\n\x1a\n", 8) == 0;
+}
+
 std::vector<MatArray> ParseMat5Bytes(const std::string& bytes, bool swap, const std::string& what) {
   Mat5Parser parser(what, swap, DecompressionBudget(bytes.size()));
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -484,6 +490,9 @@ MatFile::MatFile(const std::string& path) : path_(path) {
     version_ = "5";
     variables_ = ParseMat5Bytes(bytes, swap, "MAT file '" + path + "'");
   } else {
+    // Only v7.3 goes to matio: its v4 reader allocated gigabytes for a 59-byte file.
+    VPR_CHECK(IsMat73(bytes), "'", path, "' is not a MAT file vpr can read (MATLAB v5, v7 or v7.3); save it from "
+              "MATLAB with save(..., '-v7') or '-v7.3', or with scipy.io.savemat");
     variables_ = ReadWithMatio(path, &version_);
   }
 }

@@ -1,6 +1,6 @@
 // MATLAB files read into our own MatArray values: MAT v5/v7 by our bounded parser (matio
-// crashed and hung on corrupt v5 structs), v7.3 (HDF5) and v4 through matio. Only what
-// the ground-truth readers need.
+// crashed and hung on corrupt v5 structs), v7.3 (HDF5) through matio. Only what the
+// ground-truth readers need.
 #pragma once
 
 #include <matio.h>
@@ -37,7 +37,7 @@ class MatFile {
   // The same from the bytes of a file; `what` names it in messages. v5 only.
   static MatFile FromBytes(const std::string& bytes, const std::string& what);
 
-  // "5", "7.3" or "4".
+  // "5" or "7.3".
   const std::string& Version() const { return version_; }
   // The names of the file's variables.
   std::vector<std::string> Variables() const;

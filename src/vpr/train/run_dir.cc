@@ -84,12 +84,14 @@ void RunDir::SaveState(const TrainState& state, VprModel& model, torch::optim::O
   optimizer.save(optimizer_archive);
   archive.write("model", model_archive);
   archive.write("optimizer", optimizer_archive);
-  nlohmann::json info = {{"format_version", 1},       {"epoch", state.epoch},
+  nlohmann::json info = {{"format_version", 2},       {"epoch", state.epoch},
+                         {"queries_done", state.queries_done}, {"partial", state.partial},
                          {"best_score", state.best_score}, {"best_epoch", state.best_epoch},
                          {"epochs_without_improvement", state.epochs_without_improvement},
                          {"recalls", state.recalls},   {"rng", state.rng}};
   archive.write("state_json", c10::IValue(info.dump()));
   WriteNegativeCache(archive, state.negative_cache);
+  archive.write("epoch_order", torch::tensor(state.order.empty() ? std::vector<int64_t>{} : state.order, torch::kInt64));
   std::ostringstream bytes;
   archive.save_to(bytes);
   WriteFileAtomic(StatePath(), bytes.str());
@@ -121,6 +123,13 @@ TrainState RunDir::LoadState(VprModel& model, torch::optim::Optimizer& optimizer
   state.recalls = info.at("recalls");
   state.rng = info.at("rng").get<std::string>();
   state.negative_cache = ReadNegativeCache(archive);
+  state.queries_done = info.value("queries_done", int64_t{0});
+  state.partial = info.value("partial", nlohmann::json::object());
+  if (state.queries_done > 0) {
+    torch::Tensor order;
+    archive.read("epoch_order", order);
+    state.order.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + order.numel());
+  }
   return state;
 }
 

@@ -30,6 +30,11 @@ struct TrainState {
   nlohmann::json recalls = nlohmann::json::object();  // of the last validation
   std::string rng;  // std::mt19937_64 state, as its operator<< writes it
   std::vector<std::vector<int64_t>> negative_cache;
+  // A save in the middle of epoch `epoch + 1`: the queries of its order already trained
+  // (0 = saved at the end of `epoch`), the order, and the epoch's metrics so far.
+  int64_t queries_done = 0;
+  std::vector<int64_t> order;
+  nlohmann::json partial = nlohmann::json::object();
 };
 
 class RunDir {

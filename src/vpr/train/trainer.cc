@@ -26,6 +26,8 @@ void TrainOptions::Check() const {
   VPR_CHECK(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got ", momentum);
   VPR_CHECK(weight_decay >= 0, "--weight-decay must be >= 0, got ", weight_decay);
   VPR_CHECK(lr_step >= 1, "--lr-step must be >= 1 epoch, got ", lr_step);
+  VPR_CHECK(checkpoint_every >= 0, "--checkpoint-every must be >= 0 queries (0 = at epoch ends only), got ",
+            checkpoint_every);
   VPR_CHECK(lr_gamma > 0 && lr_gamma <= 1, "--lr-gamma must be in (0, 1], got ", lr_gamma);
   VPR_CHECK(accumulate >= 1, "--accumulate must be >= 1 tuple per step, got ", accumulate);
   VPR_CHECK(clip_grad_norm >= 0, "--clip-grad-norm must be >= 0 (0 = off), got ", clip_grad_norm);
@@ -194,16 +196,22 @@ class Trainer {
 
  private:
   void Start() {
-    if (options_.resume) {
+    if (options_.resume && !run_.HasState()) {
+      Log().warn("train: '{}' holds no saved state yet (stopped before its first save): starting it from the "
+                 "beginning", run_.dir());
+    } else if (options_.resume) {
       state_ = run_.LoadState(model_, *optimizer_);
       std::istringstream(state_.rng) >> rng_;
       miner_.set_negative_cache(state_.negative_cache);
       run_.TrimMetrics(state_.epoch);
-      Log().info("train: resuming '{}' after epoch {} (best score {:.4f} at epoch {})", run_.dir(), state_.epoch,
+      Log().info("train: resuming '{}' after epoch {}{} (best score {:.4f} at epoch {})", run_.dir(), state_.epoch,
+                 state_.queries_done > 0 ? fmt::format(" and {} queries of epoch {}", state_.queries_done,
+                                                       state_.epoch + 1)
+                                         : "",
                  state_.best_score, state_.best_epoch);
       return;
     }
-    VPR_CHECK(!run_.HasState(), "'", run_.dir(), "' already holds a training run: continue it with --resume ",
+    VPR_CHECK(options_.resume || !run_.HasState(), "'", run_.dir(), "' already holds a training run: continue it with --resume ",
               run_.dir(), " or choose another --out");
     nlohmann::json flags = options_.ToJson();
     const ModelOptions& mo = model_->options();
@@ -226,15 +234,34 @@ class Trainer {
     m.lr = LearningRateAt(options_, epoch);
     SetLearningRate(*optimizer_, m.lr);
     auto start = std::chrono::steady_clock::now();
-    std::vector<int64_t> order = ShuffledQueries();
+    std::vector<int64_t> order;
+    size_t first = 0;
+    double seconds_before = 0;
+    if (state_.queries_done > 0) {  // resuming a mid-epoch save: its order, position and metrics so far
+      order = state_.order;
+      first = static_cast<size_t>(state_.queries_done);
+      seconds_before = RestorePartial(state_.partial, m);
+      state_.queries_done = 0;
+      state_.order.clear();
+    } else {
+      order = ShuffledQueries();
+    }
     const size_t subset = static_cast<size_t>(options_.cache_refresh);
-    progress_ = ProgressState{order.size(), 0, start, start};
-    for (size_t begin = 0; begin < order.size(); begin += subset) {
+    progress_ = ProgressState{order.size(), first, start, start};
+    size_t since_save = 0;
+    for (size_t begin = first; begin < order.size(); begin += subset) {
       std::vector<int64_t> queries(order.begin() + begin, order.begin() + std::min(order.size(), begin + subset));
       Refresh(queries, store, epoch);
       TrainSubset(queries, store, epoch, m);
+      since_save += queries.size();
+      const size_t done = begin + queries.size();
+      if (options_.checkpoint_every > 0 && since_save >= static_cast<size_t>(options_.checkpoint_every) &&
+          done < order.size()) {
+        SaveMidEpoch(epoch, order, done, m, seconds_before + SecondsSince(start));
+        since_save = 0;
+      }
     }
-    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    m.seconds = seconds_before + SecondsSince(start);
     m.loss = m.steps > 0 ? loss_sum_ / m.steps : 0.0;
     m.images_per_s = step_seconds_ > 0 ? step_images_ / step_seconds_ : 0.0;
     Log().info("train epoch {}: frozen-layer features of {} images kept ({:.0f} MiB), {} reused, {} computed, {} "
@@ -247,6 +274,49 @@ class Trainer {
                PrecisionName(precision_));
     loss_sum_ = step_images_ = step_seconds_ = 0;
     return m;
+  }
+
+  static double SecondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  // The whole state at a cache refresh in the middle of `epoch`: a resume continues at
+  // query `done` of `order` exactly as this run would (the next refresh recomputes
+  // the mining cache from the saved weights). checkpoint.pth.tar stays the last epoch's.
+  void SaveMidEpoch(int epoch, const std::vector<int64_t>& order, size_t done, const EpochMetrics& m, double seconds) {
+    TrainState s = state_;
+    s.queries_done = static_cast<int64_t>(done);
+    s.order = order;
+    s.partial = {{"steps", m.steps},
+                 {"tuples", m.mining.tuples},
+                 {"no_positive", m.mining.no_positive},
+                 {"no_negative", m.mining.no_negative},
+                 {"no_violating_negative", m.mining.no_violating_negative},
+                 {"loss_sum", loss_sum_},
+                 {"step_images", step_images_},
+                 {"step_seconds", step_seconds_},
+                 {"seconds", seconds}};
+    std::ostringstream rng;
+    rng << rng_;
+    s.rng = rng.str();
+    s.negative_cache = miner_.negative_cache();
+    run_.SaveState(s, model_, *optimizer_);
+    Log().info("train epoch {}: state saved after {}/{} queries (--checkpoint-every {})", epoch, done, order.size(),
+               options_.checkpoint_every);
+  }
+
+  // The metrics of a mid-epoch save, back into m and the step accumulators; returns the
+  // seconds the epoch had run.
+  double RestorePartial(const nlohmann::json& p, EpochMetrics& m) {
+    m.steps = p.at("steps").get<int64_t>();
+    m.mining.tuples = p.at("tuples").get<int64_t>();
+    m.mining.no_positive = p.at("no_positive").get<int64_t>();
+    m.mining.no_negative = p.at("no_negative").get<int64_t>();
+    m.mining.no_violating_negative = p.at("no_violating_negative").get<int64_t>();
+    loss_sum_ = p.at("loss_sum").get<double>();
+    step_images_ = p.at("step_images").get<double>();
+    step_seconds_ = p.at("step_seconds").get<double>();
+    return p.at("seconds").get<double>();
   }
 
   std::vector<int64_t> ShuffledQueries() {
@@ -363,16 +433,18 @@ class Trainer {
     state_.negative_cache = miner_.negative_cache();
     nlohmann::json line = m.ToJson();
     line["best_epoch"] = state_.best_epoch;
-    run_.AppendMetrics(line);
-    run_.SaveState(state_, model_, *optimizer_);
     nlohmann::json info = {{"epoch", epoch},
                            {"recalls", state_.recalls},
                            {"best_score", state_.best_score},
                            {"optimizer", {{"type", options_.optimizer}, {"lr", m.lr}, {"momentum", options_.momentum},
                                           {"weight_decay", options_.weight_decay},
                                           {"state", "checkpoints/train_state.pt"}}}};
+    // The state last: a kill before it leaves the previous state, and the resume redoes
+    // this epoch bit-identically, writing these same files again.
     SaveModel(run_.CheckpointPath(), model_, info);
     if (improved) SaveModel(run_.BestPath(), model_, info);
+    run_.AppendMetrics(line);
+    run_.SaveState(state_, model_, *optimizer_);
     Log().info("train: epoch {} saved to {}{}", epoch, run_.CheckpointPath(),
                improved ? fmt::format(" and, best so far (score {:.4f}), {}", score, run_.BestPath()) : "");
     return improved;

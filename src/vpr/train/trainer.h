@@ -52,6 +52,11 @@ struct TrainOptions {
   MiningOptions mining;
   // Training queries between descriptor-cache refreshes (pytorch-NetVlad's cacheRefreshRate).
   int cache_refresh = 1000;
+  // Save the whole training state (train_state.pt) mid-epoch once this many queries
+  // have been trained since the last save, at the next cache refresh (the state is
+  // only complete there); epoch ends always save. A kill loses at most this much work.
+  // 0 = at epoch ends only.
+  int checkpoint_every = 1000;
   // Host memory (MiB) for the outputs of the frozen layers, kept per image so tuples and
   // refreshes run only the trained layers (frozen_features.h); images beyond it are
   // recomputed at each use. 0 = keep none.
