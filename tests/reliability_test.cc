@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -58,8 +59,20 @@ Outcome VprKilledAtRename(const std::string& args, int n, const std::string& sys
 
 bool HaveStrace() { return Shell("strace -V").code == 0; }
 
+// One folder per test process: ctest runs the tests of this file in parallel.
+fs::path ProcessDir() {
+  static const fs::path dir = fs::temp_directory_path() / ("vpr_reliability_" + std::to_string(::getpid()));
+  return dir;
+}
+
+class RemoveProcessDir : public ::testing::Environment {
+ public:
+  void TearDown() override { fs::remove_all(ProcessDir()); }
+};
+const auto* const kRemoveProcessDir = ::testing::AddGlobalTestEnvironment(new RemoveProcessDir);
+
 fs::path Scratch(const std::string& name) {
-  fs::path dir = fs::path(VPR_BINARY_DIR) / "test_scratch" / "reliability" / name;
+  fs::path dir = ProcessDir() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

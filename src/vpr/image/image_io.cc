@@ -141,7 +141,10 @@ bool JpegSize(const std::string& b, int* width, int* height) {
   if (b.size() < 4 || static_cast<unsigned char>(b[0]) != 0xFF || static_cast<unsigned char>(b[1]) != 0xD8) return false;
   size_t pos = 2;
   while (pos + 4 <= b.size()) {
-    if (static_cast<unsigned char>(b[pos]) != 0xFF) return false;
+    if (static_cast<unsigned char>(b[pos]) != 0xFF) {  // libjpeg skips stray bytes to the next marker: so do we
+      ++pos;
+      continue;
+    }
     const unsigned marker = static_cast<unsigned char>(b[pos + 1]);
     if (marker == 0xFF) {  // fill byte
       ++pos;

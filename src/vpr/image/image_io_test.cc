@@ -105,6 +105,12 @@ TEST(ImageIo, JpegSizeReadsTheFrameHeaderAndRejectsOtherBytes) {
   EXPECT_EQ(w, 960);
   EXPECT_EQ(h, 540);
   EXPECT_FALSE(JpegSize("", &w, &h));
+  // Stray bytes between segments: libjpeg skips them to the next marker and so must we,
+  // or a huge frame behind them escapes the pixel cap.
+  std::string stray = ReadFileBytes(WriteTestJpeg("stray.jpg"));
+  stray.insert(2 + 2 + ((static_cast<unsigned char>(stray[4]) << 8) | static_cast<unsigned char>(stray[5])), "junk");
+  ASSERT_TRUE(JpegSize(stray, &w, &h));
+  EXPECT_EQ(w, 960);
   EXPECT_FALSE(JpegSize("\xff\xd8\xff", &w, &h));          // truncated
   EXPECT_FALSE(JpegSize("\x89PNG\r\n\x1a\n....", &w, &h));  // not a JPEG
   EXPECT_FALSE(JpegSize(std::string("\xff\xd8\xff\xda\x00\x02", 6), &w, &h));  // scan before any frame

@@ -8,6 +8,7 @@
 #include <functional>
 #include <random>
 
+#include "vpr/test_config.h"
 #include "vpr/util/check.h"
 #include "vpr/util/npy.h"
 #include "vpr/util/thrown_message.h"
@@ -236,6 +237,17 @@ TEST(FaissIndex, TooFewTrainingRowsAndDimMismatchAreClearErrors) {
   IndexOptions bad;
   bad.metric = "cosine";
   EXPECT_THROW(bad.Check(), Error);
+}
+
+// A 200-byte index whose header claims 12 GB of vectors: an error naming the file, not
+// 12 GB taken (FAISS sizes its vectors from the header).
+TEST(FaissIndex, ACorruptIndexClaimingGigabytesIsAnError) {
+  const std::string path =
+      std::string(VPR_SOURCE_DIR) + "/tests/fuzz/corpus/faiss_index_fuzz/claims_12gb_vectors.index";
+  const std::string error = ThrownMessage([&] { FaissIndex::Load(path); });
+  EXPECT_NE(error.find(path), std::string::npos) << error;
+  EXPECT_TRUE(error.find("corrupt") != std::string::npos || error.find("not a FAISS index") != std::string::npos)
+      << error;
 }
 
 }  // namespace

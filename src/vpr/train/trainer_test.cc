@@ -177,6 +177,11 @@ TEST(Trainer, TinyRunLowersTheLossAndWritesTheRunFolder) {
                           "/tests/oracle/check_roundtrip.py " + run.BestPath() + " --images " + NamesPathFor(npy) +
                           " --reference " + npy;
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  // Every file the run wrote opens with torch.load(weights_only=True), the resume state too.
+  const std::string load_all = std::string(VPR_ORACLE_PYTHON) + " -c \"import sys; sys.path.insert(0, '" +
+                               VPR_SOURCE_DIR + "/tests/oracle'); import weights_only; [weights_only.load(p) for p in "
+                               "sys.argv[1:]]\" " + run.CheckpointPath() + " " + run.BestPath() + " " + run.StatePath();
+  EXPECT_EQ(std::system(load_all.c_str()), 0) << load_all;
 }
 
 // Mixed precision: bf16 forward passes, fp32 weights, gradients and loss; the checkpoint
@@ -201,12 +206,19 @@ TEST(Trainer, Bf16MixedPrecisionLearnsAndKeepsFp32Weights) {
   for (const auto& p : loaded.model->parameters()) EXPECT_EQ(p.scalar_type(), at::kFloat);
 }
 
-TEST(Trainer, ResumeContinuesBitIdentically) {
+class TrainerResume : public ::testing::TestWithParam<const char*> {};
+
+// The optimizer's state (SGD momentum, Adam moments and steps) goes through train_state.pt.
+TEST_P(TrainerResume, ContinuesBitIdentically) {
   VprModel straight = TinyTrainModel();
-  TrainOptions a = TinyOptions(FreshDir("straight"), 2);
+  TrainOptions a = TinyOptions(FreshDir(std::string("straight_") + GetParam()), 2);
+  a.optimizer = GetParam();
+  if (a.optimizer == "adam") a.lr = 1e-3;
   Train(straight, Route(), nullptr, a);
 
-  TrainOptions b = TinyOptions(FreshDir("resumed"), 1);
+  TrainOptions b = TinyOptions(FreshDir(std::string("resumed_") + GetParam()), 1);
+  b.optimizer = GetParam();
+  b.lr = a.lr;
   VprModel first = TinyTrainModel();
   Train(first, Route(), nullptr, b);
   VprModel resumed = TinyTrainModel();  // a new process: fresh weights, all state from the run folder
@@ -221,6 +233,8 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   for (size_t i = 0; i < wa.size(); ++i) EXPECT_TRUE(torch::equal(wa[i], wb[i])) << "parameter " << i;
   EXPECT_EQ(CountLines(RunDir(b.out_dir).MetricsPath()), 2u);
 }
+
+INSTANTIATE_TEST_SUITE_P(SgdAndAdam, TrainerResume, ::testing::Values("sgd", "adam"));
 
 TEST(Trainer, DivergedModelStopsWithAClearMessage) {
   VprModel model = TinyTrainModel();

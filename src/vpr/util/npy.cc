@@ -131,7 +131,7 @@ std::pair<char, int> ParseDtype(const std::string& header, const std::string& wh
   VPR_CHECK(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")), what, ": no dtype in the header ",
             header);
   *dtype = m[1].str();
-  VPR_CHECK(std::regex_match(*dtype, m, std::regex("([<|=>])([fiub])(\\d+)")), what, ": dtype '", *dtype,
+  VPR_CHECK(std::regex_match(*dtype, m, std::regex("([<|=>])([fiub])(\\d{1,2})")), what, ": dtype '", *dtype,
             "' is not supported: only numeric arrays (float32/float64, integers, bools) are; object and string "
             "arrays need pickle, save a numeric array instead");
   char kind = m[2].str()[0];
@@ -186,6 +186,7 @@ void ConvertExact(const char* src, NpyMatrix& out) {
 }
 
 void ConvertData(const char* src, char kind, int size, NpyMatrix& out) {
+  if (out.data.empty()) return;
   if (kind == 'f' && size == 4) {
     std::memcpy(out.data.data(), src, out.data.size() * 4);
     return;
