@@ -421,6 +421,8 @@ TEST(Reliability, TinyFilesDeclaringHugeSizesFailWithinAFewHundredMegabytes) {
        "not a MAT file"},
       {"doctor --no-file-check --dataset " + (corpus / "mat_fuzz" / "crash_matio_truncated_struct.mat").string(),
        "is corrupt"},
+      {"doctor --no-file-check --dataset " + (corpus / "mat_fuzz" / "bomb_compressed_200mb.mat").string(),
+       "decompression bomb"},
       {"extract --max-side 160 --model " + d.model.string() + " --images " + (dir / "images").string() + " --out " +
            (dir / "x.npy").string(),
        "huge.png"},

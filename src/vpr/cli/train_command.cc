@@ -9,6 +9,7 @@
 #include "vpr/data/load_dataset.h"
 #include "vpr/eval/dataset_doctor.h"
 #include "vpr/train/trainer.h"
+#include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
 #include "vpr/util/logging.h"
 
@@ -148,6 +149,7 @@ int RunTrainCommand(int argc, char** argv) {
   options.recall_at = ParseRecallAt(recall_at);
   options.extra_flags = {{"command_line", args}};
   options.Check();
+  CheckWritable((std::filesystem::path(options.out_dir) / "flags.json").string(), "--out");
   Dataset train = LoadDataset(dataset_flags.Resolve());
   CheckDatasetBeforeUse(train);
   if (train_positive_radius > 0) {

@@ -71,7 +71,8 @@ struct Element {
 
 class Mat5Parser {
  public:
-  Mat5Parser(std::string what, bool swap, size_t budget) : what_(std::move(what)), swap_(swap), budget_(budget) {}
+  Mat5Parser(std::string what, bool swap, size_t budget)
+      : what_(std::move(what)), swap_(swap), budget_(budget), total_budget_(budget) {}
 
   // The variables of a whole file (after its 128-byte header).
   std::vector<MatArray> ParseFile(const unsigned char* begin, const unsigned char* end) {
@@ -106,7 +107,7 @@ class Mat5Parser {
   }
 
   void Charge(uint64_t bytes) {
-    VPR_CHECK(bytes <= budget_, what_, " declares more data than it can hold (over ", budget_ >> 20,
+    VPR_CHECK(bytes <= budget_, what_, " declares more data than it can hold (over ", total_budget_ >> 20,
               " MiB for a file this size): it is corrupt or a decompression bomb");
     budget_ -= bytes;
   }
@@ -305,7 +306,7 @@ class Mat5Parser {
 
   std::string what_;
   bool swap_;
-  size_t budget_;
+  size_t budget_, total_budget_;
 };
 
 // ---- MAT v7.3 and v4: matio, converted to MatArray.
