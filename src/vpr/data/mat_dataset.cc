@@ -21,6 +21,13 @@ struct MatContent {
   nlohmann::json info;
 };
 
+// A declared image count: a whole number in [0, 1e12], else the file is corrupt.
+int64_t MatCount(const MatArray& v, const std::string& what) {
+  const double x = MatScalar(v, what);
+  VPR_CHECK(x >= 0 && x <= 1e12 && x == std::floor(x), what, " = ", x, " is not an image count");
+  return static_cast<int64_t>(x);
+}
+
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
@@ -111,9 +118,9 @@ MatContent ReadNetVladStruct(const MatArray& s, const std::string& file) {
   if (const MatArray* v = f.Find({"nonTrivPosDistSqThr"}))
     c.non_trivial_radius = std::sqrt(MatScalar(*v, FieldWhat(file, "nonTrivPosDistSqThr")));
   if (const MatArray* v = f.Find({"numDb", "numImages"}))
-    c.declared_database = static_cast<int64_t>(MatScalar(*v, FieldWhat(file, "numDb")));
+    c.declared_database = MatCount(*v, FieldWhat(file, "numDb"));
   if (const MatArray* v = f.Find({"numQ", "numQueries"}))
-    c.declared_queries = static_cast<int64_t>(MatScalar(*v, FieldWhat(file, "numQ")));
+    c.declared_queries = MatCount(*v, FieldWhat(file, "numQ"));
   c.info["layout"] = "netvlad_struct";
   c.info["database_field"] = db_field;
   c.info["query_field"] = q_field;
@@ -155,8 +162,8 @@ MatContent ReadHeapUtilCell(const MatArray& cell, const std::string& file) {
   c.query_positions = &RequireCell(cell, 3, file);
   c.database_positions_field = "dbStruct{2} (locDb)";
   c.query_positions_field = "dbStruct{4} (locQ)";
-  if (const MatArray* v = Cell(cell, 4)) c.declared_database = static_cast<int64_t>(MatScalar(*v, CellWhat(file, 4)));
-  if (const MatArray* v = Cell(cell, 5)) c.declared_queries = static_cast<int64_t>(MatScalar(*v, CellWhat(file, 5)));
+  if (const MatArray* v = Cell(cell, 4)) c.declared_database = MatCount(*v, CellWhat(file, 4));
+  if (const MatArray* v = Cell(cell, 5)) c.declared_queries = MatCount(*v, CellWhat(file, 5));
   if (const MatArray* v = Cell(cell, 6)) {
     c.radius = MatScalar(*v, CellWhat(file, 6));
   } else {

@@ -13,6 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int width = 0, height = 0;
   vpr::JpegSize(bytes, &width, &height);
   vpr::PngSize(bytes, &width, &height);
+  int64_t w = 0, h = 0;
+  vpr::DeclaredImageSize(bytes, &w, &h);
   vpr::ImageComplete(bytes);
   vpr::ResizeOptions options;
   options.max_side = 64;

@@ -3,6 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -79,33 +80,15 @@ uint32_t ReadBigEndian32(const std::string& b, size_t at) {
   return v;
 }
 
-// OpenCV's own cap on decoded pixels guards the formats whose headers we do not read.
-void CapOpenCvPixels(int64_t max_pixels) {
-  static std::once_flag once;
-  std::call_once(once, [max_pixels] {
-    if (!std::getenv("OPENCV_IO_MAX_IMAGE_PIXELS"))
-      setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(max_pixels).c_str(), 0);
-  });
-}
-
-// Refuses, before any pixel is decoded, an image whose header declares more than
-// max_pixels, and a JPEG or PNG cut short.
-void CheckBeforeDecoding(const std::string& path, const std::string& bytes, int64_t max_pixels) {
-  CapOpenCvPixels(max_pixels);
-  int jw = 0, jh = 0;
+// Refuses, before any pixel is decoded, an image that would decode to more than
+// max_pixels (a JPEG at 1/reduction of its declared size), and a JPEG or PNG cut short.
+void CheckBeforeDecoding(const std::string& path, const std::string& bytes, int64_t max_pixels, int reduction = 1) {
   int64_t w = 0, h = 0;
-  if (JpegSize(bytes, &jw, &jh)) {
-    w = jw;
-    h = jh;
-  } else {
-    int pw = 0, ph = 0;
-    if (PngSize(bytes, &pw, &ph)) {
-      w = pw;
-      h = ph;
-    }
-  }
-  VPR_CHECK(w * h <= max_pixels, "'", path, "': ", w, " x ", h, " pixels (", w * h / 1000000, " MP) is over the limit of ",
-            max_pixels / 1000000, " MP an image may have (--max-pixels); refused before decoding");
+  DeclaredImageSize(bytes, &w, &h);
+  const int64_t decoded = ((w + reduction - 1) / reduction) * ((h + reduction - 1) / reduction);
+  VPR_CHECK(decoded <= max_pixels, "'", path, "': ", w, " x ", h, " pixels",
+            reduction > 1 ? " (1/" + std::to_string(reduction) + " of it decoded)" : std::string(), " is over the ",
+            max_pixels / 1000000, " MP an image may decode to (--max-pixels); refused before decoding");
   VPR_CHECK(ImageComplete(bytes), "'", path,
             "': the file is cut short (no end-of-image marker; the decoder would fill the rest with grey): "
             "copy or download it again");
@@ -150,7 +133,7 @@ bool JpegSize(const std::string& b, int* width, int* height) {
       ++pos;
       continue;
     }
-    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // no length field
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // no length (0: stray, as libjpeg)
       pos += 2;
       continue;
     }
@@ -166,6 +149,98 @@ bool JpegSize(const std::string& b, int* width, int* height) {
     pos += 2 + length;
   }
   return false;
+}
+
+namespace {
+
+uint32_t ReadLittleEndian(const std::string& b, size_t at, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + i]);
+  return v;
+}
+
+// BMP: BITMAPINFOHEADER width and height (negative height: top-down rows).
+bool BmpSize(const std::string& b, int64_t* w, int64_t* h) {
+  if (b.size() < 26 || b.compare(0, 2, "BM") != 0) return false;
+  *w = static_cast<int32_t>(ReadLittleEndian(b, 18, 4));
+  *h = std::llabs(static_cast<int32_t>(ReadLittleEndian(b, 22, 4)));
+  return true;
+}
+
+// WebP: the VP8X canvas, or the VP8L / VP8 frame header.
+bool WebpSize(const std::string& b, int64_t* w, int64_t* h) {
+  if (b.size() < 30 || b.compare(0, 4, "RIFF") != 0 || b.compare(8, 4, "WEBP") != 0) return false;
+  if (b.compare(12, 4, "VP8X") == 0) {
+    *w = 1 + ReadLittleEndian(b, 24, 3);
+    *h = 1 + ReadLittleEndian(b, 27, 3);
+  } else if (b.compare(12, 4, "VP8L") == 0) {
+    const uint32_t bits = ReadLittleEndian(b, 21, 4);
+    *w = 1 + (bits & 0x3FFF);
+    *h = 1 + ((bits >> 14) & 0x3FFF);
+  } else if (b.compare(12, 4, "VP8 ") == 0) {
+    *w = ReadLittleEndian(b, 26, 2) & 0x3FFF;
+    *h = ReadLittleEndian(b, 28, 2) & 0x3FFF;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// PNM (P1-P6): the width and height after the magic, comments skipped.
+bool PnmSize(const std::string& b, int64_t* w, int64_t* h) {
+  if (b.size() < 3 || b[0] != 'P' || b[1] < '1' || b[1] > '6') return false;
+  size_t pos = 2;
+  int64_t values[2] = {0, 0};
+  for (int64_t& v : values) {
+    while (pos < b.size() && (std::isspace(static_cast<unsigned char>(b[pos])) || b[pos] == '#')) {
+      if (b[pos] == '#') pos = b.find('\n', pos);
+      if (pos == std::string::npos) return false;
+      ++pos;
+    }
+    size_t digits = 0;
+    while (pos < b.size() && std::isdigit(static_cast<unsigned char>(b[pos])) && digits < 10) {
+      v = v * 10 + (b[pos++] - '0');
+      ++digits;
+    }
+    if (digits == 0) return false;
+  }
+  *w = values[0];
+  *h = values[1];
+  return true;
+}
+
+// TIFF: ImageWidth (256) and ImageLength (257) of the first directory.
+bool TiffSize(const std::string& b, int64_t* w, int64_t* h) {
+  if (b.size() < 8) return false;
+  const bool little = b.compare(0, 4, "II*\0", 4) == 0;
+  if (!little && b.compare(0, 4, "MM\0*", 4) != 0) return false;
+  auto read = [&](size_t at, int bytes) -> uint32_t {
+    if (at + bytes > b.size()) return 0;
+    return little ? ReadLittleEndian(b, at, bytes) : (bytes == 2 ? ReadBigEndian16(b, at) : ReadBigEndian32(b, at));
+  };
+  const size_t ifd = read(4, 4);
+  const uint32_t entries = read(ifd, 2);
+  for (uint32_t i = 0; i < entries && i < 1000; ++i) {
+    const size_t e = ifd + 2 + 12 * static_cast<size_t>(i);
+    const uint32_t tag = read(e, 2), type = read(e + 2, 2);
+    const uint32_t value = type == 3 ? read(e + 8, 2) : read(e + 8, 4);
+    if (tag == 256) *w = value;
+    if (tag == 257) *h = value;
+  }
+  return *w > 0 && *h > 0;
+}
+
+}  // namespace
+
+bool DeclaredImageSize(const std::string& bytes, int64_t* width, int64_t* height) {
+  int w = 0, h = 0;
+  if (JpegSize(bytes, &w, &h) || PngSize(bytes, &w, &h)) {
+    *width = w;
+    *height = h;
+    return true;
+  }
+  return BmpSize(bytes, width, height) || WebpSize(bytes, width, height) || PnmSize(bytes, width, height) ||
+         TiffSize(bytes, width, height);
 }
 
 bool PngSize(const std::string& b, int* width, int* height) {
@@ -247,15 +322,18 @@ at::Tensor LoadImageRgb(const std::string& path) {
 
 at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options) {
   const std::string bytes = ReadImageFile(path);
-  CheckBeforeDecoding(path, bytes, options.max_pixels);
   int width = 0, height = 0;
   const bool jpeg = JpegSize(bytes, &width, &height);
   const int reduction = jpeg ? JpegReduction(width, height, options) : 1;
+  CheckBeforeDecoding(path, bytes, options.max_pixels, reduction);
   cv::Mat image = DecodeMat(path, bytes, reduction);
   if (reduction > 1) {
     // EXIF orientation may have turned the image: a fixed size may not be covered any more.
     auto [out_h, out_w] = options.OutputSize(image.rows, image.cols);
-    if (image.rows < 2 * out_h || image.cols < 2 * out_w) image = DecodeMat(path, bytes, 1);
+    if (image.rows < 2 * out_h || image.cols < 2 * out_w) {
+      CheckBeforeDecoding(path, bytes, options.max_pixels);
+      image = DecodeMat(path, bytes, 1);
+    }
   } else if (!jpeg) {
     // Other formats decode whole; a large one is box-reduced by the factor a JPEG would
     // decode at, before the float copy (12 bytes a pixel) is made.

@@ -22,9 +22,10 @@ struct ResizeOptions {
   // photo for a 640-px model decodes several times faster, with nearly the same
   // descriptors (README, "Decoding"). false (--full-decode) decodes at full size, as PIL.
   bool reduced_decode = true;
-  // Images declaring more pixels than this are refused before decoding (a 292 KB PNG
-  // can declare 20000 x 20000); generous for real photos (100 MP).
-  int64_t max_pixels = 100'000'000;
+  // Images that would decode to more pixels than this are refused before decoding (a
+  // 300 KB PNG can hold 10000 x 10000); a JPEG counts at the reduced scale it decodes
+  // at, so a 100-MP photo for a 640-px model passes. 64 MP: about 200 MB decoded.
+  int64_t max_pixels = 64'000'000;
 
   bool enabled() const { return height > 0 || max_side > 0; }
   // Throws vpr::Error when both modes are set or a size is negative, half-given or too large.
@@ -50,6 +51,10 @@ bool JpegSize(const std::string& bytes, int* width, int* height);
 
 // Width and height a PNG's IHDR declares; false when `bytes` are not a PNG.
 bool PngSize(const std::string& bytes, int* width, int* height);
+
+// The size the header of a JPEG, PNG, BMP, WebP, PNM or TIFF file declares; false for
+// other formats (OpenCV's own cap of 2^30 pixels is all that guards them).
+bool DeclaredImageSize(const std::string& bytes, int64_t* width, int64_t* height);
 
 // Whether a JPEG's markers lead from its start to its end-of-image marker, or a PNG's
 // chunks to IEND: a file cut short (libjpeg only warns, and decodes grey rows) is false.

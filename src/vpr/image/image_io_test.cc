@@ -193,10 +193,13 @@ TEST(ImageIo, AnImageDeclaringMorePixelsThanTheCapIsRefusedBeforeDecoding) {
   EXPECT_NE(error.find(path), std::string::npos) << error;
 
   const std::string jpeg = WriteTestJpeg("capped.jpg");  // 960 x 540
-  options.max_pixels = 960 * 540 - 1;
-  EXPECT_NE(ThrownMessage([&] { LoadResizedImage(jpeg, options); }).find("over the limit"), std::string::npos);
-  options.max_pixels = 960 * 540;
+  options.max_pixels = 480 * 270 - 1;  // decoded at 1/2 for 160 px: 480 x 270
+  EXPECT_NE(ThrownMessage([&] { LoadResizedImage(jpeg, options); }).find("MP an image may decode to"),
+            std::string::npos);
+  options.max_pixels = 480 * 270;
   EXPECT_EQ(LoadResizedImage(jpeg, options).size(2), 160);
+  options.reduced_decode = false;  // decoded whole: counted whole
+  EXPECT_NE(ThrownMessage([&] { LoadResizedImage(jpeg, options); }).find("--max-pixels"), std::string::npos);
 }
 
 // Formats other than JPEG are box-reduced before the float copy, as JPEGs decode reduced.
@@ -213,6 +216,21 @@ TEST(ImageIo, LargePngsAreReducedBeforeConversionWithNearlyTheSamePixels) {
   at::Tensor reduced = LoadResizedImage(png, options);
   ASSERT_EQ(reduced.sizes(), full.sizes());
   EXPECT_LT((reduced - full).abs().mean().item<double>(), 0.01);
+}
+
+// The pixel cap reads the size of every format it can before decoding.
+TEST(ImageIo, DeclaredImageSizeReadsJpegPngBmpWebpPnmAndTiffHeaders) {
+  const cv::Mat image(37, 53, CV_8UC3, cv::Scalar(10, 20, 30));
+  for (const char* ext : {".jpg", ".png", ".bmp", ".webp", ".ppm", ".tiff"}) {
+    std::vector<unsigned char> encoded;
+    ASSERT_TRUE(cv::imencode(ext, image, encoded)) << ext;
+    int64_t w = 0, h = 0;
+    ASSERT_TRUE(DeclaredImageSize(std::string(encoded.begin(), encoded.end()), &w, &h)) << ext;
+    EXPECT_EQ(w, 53) << ext;
+    EXPECT_EQ(h, 37) << ext;
+  }
+  int64_t w = 0, h = 0;
+  EXPECT_FALSE(DeclaredImageSize("not an image", &w, &h));
 }
 
 }  // namespace
