@@ -85,7 +85,10 @@ uint32_t ReadBigEndian32(const std::string& b, size_t at) {
 void CheckBeforeDecoding(const std::string& path, const std::string& bytes, int64_t max_pixels, int reduction = 1) {
   int64_t w = 0, h = 0;
   DeclaredImageSize(bytes, &w, &h);
-  const int64_t decoded = ((w + reduction - 1) / reduction) * ((h + reduction - 1) / reduction);
+  int64_t decoded = 0;
+  if (w > 0 && h > 0 &&
+      __builtin_mul_overflow((w + reduction - 1) / reduction, (h + reduction - 1) / reduction, &decoded))
+    decoded = INT64_MAX;
   VPR_CHECK(decoded <= max_pixels, "'", path, "': ", w, " x ", h, " pixels",
             reduction > 1 ? " (1/" + std::to_string(reduction) + " of it decoded)" : std::string(), " is over the ",
             max_pixels / 1000000, " MP an image may decode to (--max-pixels); refused before decoding");
@@ -162,7 +165,7 @@ uint32_t ReadLittleEndian(const std::string& b, size_t at, int bytes) {
 // BMP: BITMAPINFOHEADER width and height (negative height: top-down rows).
 bool BmpSize(const std::string& b, int64_t* w, int64_t* h) {
   if (b.size() < 26 || b.compare(0, 2, "BM") != 0) return false;
-  *w = static_cast<int32_t>(ReadLittleEndian(b, 18, 4));
+  *w = std::llabs(static_cast<int32_t>(ReadLittleEndian(b, 18, 4)));
   *h = std::llabs(static_cast<int32_t>(ReadLittleEndian(b, 22, 4)));
   return true;
 }
