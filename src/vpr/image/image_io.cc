@@ -123,7 +123,7 @@ int ReadBigEndian16(const std::string& b, size_t at) {
 
 }  // namespace
 
-bool JpegSize(const std::string& b, int* width, int* height) {
+bool JpegSize(const std::string& b, int* width, int* height, bool* progressive) {
   if (b.size() < 4 || static_cast<unsigned char>(b[0]) != 0xFF || static_cast<unsigned char>(b[1]) != 0xD8) return false;
   size_t pos = 2;
   while (pos + 4 <= b.size()) {
@@ -147,6 +147,7 @@ bool JpegSize(const std::string& b, int* width, int* height) {
       if (length < 7 || pos + 9 > b.size()) return false;
       *height = ReadBigEndian16(b, pos + 5);
       *width = ReadBigEndian16(b, pos + 7);
+      if (progressive) *progressive = marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE;
       return *width > 0 && *height > 0;
     }
     pos += 2 + length;
@@ -326,9 +327,11 @@ at::Tensor LoadImageRgb(const std::string& path) {
 at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options) {
   const std::string bytes = ReadImageFile(path);
   int width = 0, height = 0;
-  const bool jpeg = JpegSize(bytes, &width, &height);
+  bool progressive = false;
+  const bool jpeg = JpegSize(bytes, &width, &height, &progressive);
   const int reduction = jpeg ? JpegReduction(width, height, options) : 1;
-  CheckBeforeDecoding(path, bytes, options.max_pixels, reduction);
+  // A progressive JPEG costs its full size in coefficients even when decoded reduced.
+  CheckBeforeDecoding(path, bytes, options.max_pixels, progressive ? 1 : reduction);
   cv::Mat image = DecodeMat(path, bytes, reduction);
   if (reduction > 1) {
     // EXIF orientation may have turned the image: a fixed size may not be covered any more.

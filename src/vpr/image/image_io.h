@@ -46,8 +46,9 @@ at::Tensor LoadImageRgb(const std::string& path);
 at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options);
 
 // Width and height a JPEG's frame header declares; false when `bytes` are not a JPEG
-// or hold no frame header before the scan.
-bool JpegSize(const std::string& bytes, int* width, int* height);
+// or hold no frame header before the scan. *progressive: a progressive frame, whose
+// coefficients libjpeg holds at full size whatever the output scale.
+bool JpegSize(const std::string& bytes, int* width, int* height, bool* progressive = nullptr);
 
 // Width and height a PNG's IHDR declares; false when `bytes` are not a PNG.
 bool PngSize(const std::string& bytes, int* width, int* height);

@@ -200,6 +200,11 @@ TEST(ImageIo, AnImageDeclaringMorePixelsThanTheCapIsRefusedBeforeDecoding) {
   EXPECT_EQ(LoadResizedImage(jpeg, options).size(2), 160);
   options.reduced_decode = false;  // decoded whole: counted whole
   EXPECT_NE(ThrownMessage([&] { LoadResizedImage(jpeg, options); }).find("--max-pixels"), std::string::npos);
+  // A progressive JPEG holds its coefficients at full size: counted whole even when reduced.
+  const std::string progressive = TempPath("progressive.jpg");
+  ASSERT_TRUE(cv::imwrite(progressive, cv::imread(jpeg), {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
+  options.reduced_decode = true;
+  EXPECT_NE(ThrownMessage([&] { LoadResizedImage(progressive, options); }).find("--max-pixels"), std::string::npos);
 }
 
 // Formats other than JPEG are box-reduced before the float copy, as JPEGs decode reduced.
