@@ -470,9 +470,13 @@ bool IsMat5(const std::string& bytes, bool* swap) {
   return version == 0x0100;
 }
 
-// MAT v7.3 is HDF5 behind a 512-byte MATLAB header.
+// MAT v7.3 is HDF5 behind a 512-byte MATLAB header whose version field is 0x0200
+// (matio reads anything else as v5, then v4).
 bool IsMat73(const std::string& bytes) {
-  return bytes.size() >= 520 && bytes.compare(512, 8, "\x89HDF\r\n\x1a\n", 8) == 0;
+  if (bytes.size() < 520 || bytes.compare(512, 8, "\x89HDF\r\n\x1a\n", 8) != 0) return false;
+  const auto* v = reinterpret_cast<const unsigned char*>(bytes.data() + 124);
+  return (bytes.compare(126, 2, "IM") == 0 && v[0] == 0x00 && v[1] == 0x02) ||
+         (bytes.compare(126, 2, "MI") == 0 && v[0] == 0x02 && v[1] == 0x00);
 }
 
 std::vector<MatArray> ParseMat5Bytes(const std::string& bytes, bool swap, const std::string& what) {
@@ -584,7 +588,8 @@ std::vector<std::string> MatStrings(const MatArray& v, const std::string& what) 
   VPR_CHECK(v.class_type == MAT_C_CHAR, what,
             " must be a cell array of names or a char matrix with one name per row, found ", MatClassName(v), " ",
             MatShape(v));
-  const size_t rows = v.dims.empty() ? 0 : v.dims[0];
+  // An R x 0 char matrix holds no characters: no names (R may be any number a file claims).
+  const size_t rows = v.dims.empty() || v.chars.empty() ? 0 : v.dims[0];
   const size_t cols = rows ? v.chars.size() / rows : 0;
   for (size_t r = 0; r < rows; ++r) out.push_back(CharRow(v.chars, rows, cols, r));
   return out;
