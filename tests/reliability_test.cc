@@ -58,7 +58,11 @@ Outcome VprKilledAtRename(const std::string& args, int n, const std::string& sys
                ":signal=SIGKILL:when=" + std::to_string(n) + " " + Vpr() + " " + args);
 }
 
-bool HaveStrace() { return Shell("strace -V").code == 0; }
+// strace installed and allowed to trace here (ptrace may be forbidden in a container).
+bool HaveStrace() {
+  static const bool ok = Shell("strace -f -qq -o /dev/null true").code == 0;
+  return ok;
+}
 
 // One folder per test process: ctest runs the tests of this file in parallel.
 fs::path ProcessDir() {
@@ -131,7 +135,7 @@ std::vector<std::string> Lines(const fs::path& path) {
 // extract writes descriptors + names: after a kill the names beside the .npy are the
 // previous run's only together with the previous descriptors.
 TEST(Reliability, ExtractKilledAtEachRenameNeverLeavesNewDescriptorsBesideOldNames) {
-  if (!HaveStrace()) GTEST_SKIP() << "strace is not installed (scripts/install_deps.sh --tests)";
+  if (!HaveStrace()) GTEST_SKIP() << "strace cannot trace here (install it with scripts/install_deps.sh --tests; ptrace must be allowed)";
   const Fixture& d = Data();
   const fs::path dir = Scratch("extract_kill");
   const std::string out = (dir / "d.npy").string();
@@ -170,7 +174,7 @@ TEST(Reliability, ExtractKilledAtEachRenameNeverLeavesNewDescriptorsBesideOldNam
 
 // eval replaces its folder whole: after a kill it is the previous run's or the new one.
 TEST(Reliability, EvalKilledAtEachRenameLeavesTheOldFolderOrTheNewOne) {
-  if (!HaveStrace()) GTEST_SKIP() << "strace is not installed (scripts/install_deps.sh --tests)";
+  if (!HaveStrace()) GTEST_SKIP() << "strace cannot trace here (install it with scripts/install_deps.sh --tests; ptrace must be allowed)";
   const Fixture& d = Data();
   const fs::path dir = Scratch("eval_kill");
   const fs::path out = dir / "eval";
@@ -214,7 +218,7 @@ TEST(Reliability, EvalKilledAtEachRenameLeavesTheOldFolderOrTheNewOne) {
 
 // index writes the index and its sidecar; search refuses a pair that does not match.
 TEST(Reliability, IndexKilledAtEachRenameNeverPairsAnIndexWithAnotherSidecar) {
-  if (!HaveStrace()) GTEST_SKIP() << "strace is not installed (scripts/install_deps.sh --tests)";
+  if (!HaveStrace()) GTEST_SKIP() << "strace cannot trace here (install it with scripts/install_deps.sh --tests; ptrace must be allowed)";
   const fs::path dir = Scratch("index_kill");
   std::vector<float> a(200 * 8), b(300 * 8);
   for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 17);
@@ -251,7 +255,7 @@ TEST(Reliability, IndexKilledAtEachRenameNeverPairsAnIndexWithAnotherSidecar) {
 
 // train: a kill at any rename, then --resume, gives exactly the uninterrupted run.
 TEST(Reliability, TrainKilledAtEachRenameResumesToTheSameModel) {
-  if (!HaveStrace()) GTEST_SKIP() << "strace is not installed (scripts/install_deps.sh --tests)";
+  if (!HaveStrace()) GTEST_SKIP() << "strace cannot trace here (install it with scripts/install_deps.sh --tests; ptrace must be allowed)";
   const Fixture& d = Data();
   const fs::path dir = Scratch("train_kill");
   auto args = [&](const fs::path& out) {
