@@ -227,6 +227,7 @@ NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what) {
 NpyMatrix ReadNpy(const std::string& path) { return ReadNpyBytes(ReadFileBytes(path), "'" + path + "'"); }
 
 int64_t FirstNonFiniteRow(const float* data, int64_t rows, int64_t cols) {
+  if (cols <= 0) return -1;  // (N, 0) holds no values, however large N claims to be
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
       if (!std::isfinite(data[r * cols + c])) return r;
@@ -241,6 +242,7 @@ NpyMatrix ReadDescriptorMatrix(const std::string& path, const std::string& flag,
   for (int64_t d : m.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
   VPR_CHECK(m.shape.size() == 2, flag, " '", path, "' has shape (", shape,
             "); descriptors must be a 2-D array, one row per image");
+  VPR_CHECK(m.cols > 0, flag, " '", path, "' has shape (", shape, "): descriptors of 0 values");
   VPR_CHECK(expected_cols <= 0 || m.cols == expected_cols, flag, " '", path, "' holds ", m.cols,
             "-d descriptors but ", expected_cols, "-d ones are needed; extract them with the same model");
   const int64_t bad = FirstNonFiniteRow(m.data.data(), m.rows, m.cols);
