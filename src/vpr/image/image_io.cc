@@ -84,7 +84,10 @@ uint32_t ReadBigEndian32(const std::string& b, size_t at) {
 // max_pixels (a JPEG at 1/reduction of its declared size), and a JPEG or PNG cut short.
 void CheckBeforeDecoding(const std::string& path, const std::string& bytes, int64_t max_pixels, int reduction = 1) {
   int64_t w = 0, h = 0;
-  DeclaredImageSize(bytes, &w, &h);
+  // Only formats whose header we read reach OpenCV: its DICOM decoder (GDCM) aborted on
+  // a fuzzed file, and the others (JPEG 2000, EXR, HDR, ...) are no better hardened.
+  VPR_CHECK(DeclaredImageSize(bytes, &w, &h), "'", path,
+            "': cannot decode image: not a JPEG, PNG, BMP, WebP, PNM or TIFF file, or its header is corrupt");
   int64_t decoded = 0;
   if (w > 0 && h > 0 &&
       __builtin_mul_overflow((w + reduction - 1) / reduction, (h + reduction - 1) / reduction, &decoded))

@@ -36,7 +36,7 @@ struct ResizeOptions {
   std::pair<int, int> OutputSize(int in_h, int in_w) const;
 };
 
-// Decodes the file at `path` (JPEG, PNG, TIFF, ... as OpenCV reads it; grayscale,
+// Decodes the file at `path` (JPEG, PNG, BMP, WebP, PNM or TIFF, through OpenCV; grayscale,
 // 16-bit and alpha accepted; EXIF orientation applied; alpha dropped) into a float32
 // tensor 3 x H x W, RGB, values in [0, 1]. Throws vpr::Error naming the path and why.
 at::Tensor LoadImageRgb(const std::string& path);
@@ -54,7 +54,7 @@ bool JpegSize(const std::string& bytes, int* width, int* height, bool* progressi
 bool PngSize(const std::string& bytes, int* width, int* height);
 
 // The size the header of a JPEG, PNG, BMP, WebP, PNM or TIFF file declares; false for
-// other formats (OpenCV's own cap of 2^30 pixels is all that guards them).
+// other formats, which vpr does not decode.
 bool DeclaredImageSize(const std::string& bytes, int64_t* width, int64_t* height);
 
 // Whether a JPEG's markers lead from its start to its end-of-image marker, or a PNG's
