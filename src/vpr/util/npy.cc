@@ -173,7 +173,7 @@ void MatrixSize(const std::vector<int64_t>& shape, int item_size, const std::str
        c <= static_cast<uint64_t>(INT64_MAX);
   VPR_CHECK(ok, what, ": shape overflows; the file is corrupt");
   // Even with no rows: a reader sizes row buffers by the width.
-  VPR_CHECK(c <= (uint64_t{1} << 31), what, ": rows of ", c, " values are absurd; the file is corrupt");
+  VPR_CHECK(c <= (uint64_t{1} << 26), what, ": rows of ", c, " values (more than 2^26) are absurd; the file is corrupt");
   *cols = static_cast<int64_t>(c);
 }
 
