@@ -11,7 +11,8 @@ packages=(cmake g++ make pkg-config libtorch-dev libfaiss-dev libopencv-dev libm
           libopenblas0-openmp)  # optimised BLAS for LibTorch, FAISS and PCA (README, "BLAS")
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil python3-scipy python3-faiss
-             strace time)  # kill injection at renames, peak memory (tests/reliability_test.cc)
+             strace time  # kill injection at renames, peak memory (tests/reliability_test.cc)
+             chromium)    # renders report.html headless (src/vpr/app/report_browser_test.cc)
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)

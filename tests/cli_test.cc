@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vpr/model/model_io.h"
+#include "vpr/util/npy.h"
 #include "vpr/test_config.h"
 
 namespace vpr {
@@ -22,8 +23,8 @@ struct CliRun {
   std::string output;  // stdout and stderr together
 };
 
-CliRun Vpr(const std::string& args) {
-  std::string cmd = std::string(VPR_BINARY_DIR) + "/vpr " + args + " 2>&1";
+CliRun Shell(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -31,6 +32,8 @@ CliRun Vpr(const std::string& args) {
   int status = pclose(pipe);
   return {WEXITSTATUS(status), out};
 }
+
+CliRun Vpr(const std::string& args) { return Shell(std::string(VPR_BINARY_DIR) + "/vpr " + args); }
 
 fs::path Scratch(const std::string& name) {
   fs::path dir = fs::path(VPR_BINARY_DIR) / "test_scratch" / "cli" / name;
@@ -69,7 +72,7 @@ TEST(Cli, HelpListsTheCommandsAndOptionsShowDefaults) {
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.output.find("--precision"), std::string::npos) << bad.output;
   CliRun unknown = Vpr("frobnicate");
-  EXPECT_EQ(unknown.code, 1);
+  EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.output.find("unknown command 'frobnicate'"), std::string::npos);
 }
 
@@ -136,7 +139,7 @@ TEST(Cli, GlobalPoolingBaselineFromABackboneFileAndNotForCluster) {
 
   CliRun cluster = Vpr("cluster --model " + backbone + " --backbone vgg16 --cut 4 --pooling avg --images " +
                        (dir / "images").string() + " --out " + (dir / "c.pth").string());
-  EXPECT_EQ(cluster.code, 2) << cluster.output;
+  EXPECT_EQ(cluster.code, 1) << cluster.output;
   EXPECT_NE(cluster.output.find("vpr cluster initialises NetVLAD centroids, but the model pools with 'avg'"),
             std::string::npos)
       << cluster.output;
@@ -146,7 +149,7 @@ TEST(Cli, ExtractOnAnEmptyFolderFailsWithAClearMessage) {
   fs::path dir = Scratch("empty");
   CliRun run = Vpr("extract --model " + SmallCheckpoint() + " --images " + dir.string() + " --out " +
                 (dir / "x.npy").string());
-  EXPECT_EQ(run.code, 2);
+  EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.output.find("contains no images"), std::string::npos) << run.output;
   EXPECT_FALSE(fs::exists(dir / "x.npy"));
 }
@@ -159,6 +162,101 @@ TEST(Cli, ExtractWithMissingRequiredOptionsOrBadValuesSaysWhich) {
   run = Vpr("extract --model " + SmallCheckpoint() + " --images " + dir.string() + " --out x.npy --resize 640");
   EXPECT_EQ(run.code, 2);
   EXPECT_NE(run.output.find("HEIGHTxWIDTH"), std::string::npos) << run.output;
+}
+
+// Conventions: `vpr help CMD` is `vpr CMD --help`; a mistyped command or flag gets the
+// closest name; usage errors exit 2 with a hint and run nothing, failed runs exit 1.
+TEST(Cli, HelpSuggestionsAndExitCodesFollowConventions) {
+  CliRun help = Vpr("help extract"), direct = Vpr("extract --help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_EQ(help.output, direct.output);
+  EXPECT_NE(help.output.find("--log-level"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("-q,--quiet"), std::string::npos) << help.output;
+
+  CliRun typo = Vpr("extrct --help");
+  EXPECT_EQ(typo.code, 2);
+  EXPECT_NE(typo.output.find("unknown command 'extrct'; did you mean 'extract'?"), std::string::npos) << typo.output;
+
+  fs::path dir = Scratch("conventions");
+  CliRun flag = Vpr("eval --model m --db a --queries b --frame-tolerance 1 --out o --nprob 4");
+  EXPECT_EQ(flag.code, 2);
+  EXPECT_NE(flag.output.find("vpr eval: unknown option --nprob; did you mean --nprobe?"), std::string::npos)
+      << flag.output;
+  EXPECT_NE(flag.output.find("Run 'vpr eval --help' for the options."), std::string::npos) << flag.output;
+
+  CliRun range = Vpr("extract --model m --images " + dir.string() + " --out " + (dir / "x.npy").string() +
+                     " --num_clusters -4");
+  EXPECT_EQ(range.code, 2) << "checked before any file is read: " << range.output;
+  EXPECT_NE(range.output.find("--num_clusters is pytorch-NetVlad's name; vpr calls it --clusters"), std::string::npos)
+      << range.output;
+  EXPECT_NE(range.output.find("--clusters"), std::string::npos) << range.output;
+
+  CliRun missing = Vpr("extract --model " + (dir / "none.pth").string() + " --images " + dir.string() + " --out " +
+                       (dir / "x.npy").string());
+  EXPECT_EQ(missing.code, 1) << missing.output;
+
+  CliRun quiet = Vpr("extract --quiet --model " + SmallCheckpoint() + " --images " + dir.string() + " --out " +
+                     (dir / "x.npy").string());
+  EXPECT_EQ(quiet.code, 1);
+  EXPECT_EQ(quiet.output.find("[info]"), std::string::npos) << quiet.output;
+  EXPECT_NE(quiet.output.find("[error]"), std::string::npos) << quiet.output;
+}
+
+// On a terminal, progress is one line redrawn in place; in a pipe or a file, log lines.
+TEST(Cli, ProgressIsABarOnATerminalAndLogLinesElsewhere) {
+  if (std::system("command -v script > /dev/null") != 0) GTEST_SKIP() << "needs script(1) (util-linux) for a terminal";
+  fs::path dir = Scratch("progress");
+  fs::create_directories(dir / "images");
+  cv::Mat image(240, 320, CV_8UC3);  // enough work for several redraws (0.2 s apart)
+  for (int i = 0; i < 40; ++i) {
+    cv::randu(image, 0, 255);
+    cv::imwrite((dir / "images" / (std::to_string(100 + i) + ".jpg")).string(), image);
+  }
+  const std::string args = "extract --model " + SmallCheckpoint() + " --images " + (dir / "images").string() +
+                           " --out " + (dir / "x.npy").string();
+  CliRun terminal = Shell("script -qec '" + std::string(VPR_BINARY_DIR) + "/vpr " + args + "' /dev/null");
+  ASSERT_EQ(terminal.code, 0) << terminal.output;
+  EXPECT_NE(terminal.output.find("extract: ["), std::string::npos) << terminal.output;
+  EXPECT_NE(terminal.output.find("/40 images"), std::string::npos) << terminal.output;
+  EXPECT_NE(terminal.output.find("\r\033[K"), std::string::npos) << terminal.output;
+  EXPECT_NE(terminal.output.find("extract: done, 40 images"), std::string::npos) << terminal.output;
+  CliRun piped = Vpr(args);
+  ASSERT_EQ(piped.code, 0) << piped.output;
+  EXPECT_EQ(piped.output.find('\r'), std::string::npos) << piped.output;
+  EXPECT_EQ(piped.output.find("extract: ["), std::string::npos) << piped.output;
+}
+
+// A checkpoint made at a size (vpr cluster --max-side) runs at that size by default, says
+// so, and a different size on the command line is honoured with a warning.
+TEST(Cli, TheCheckpointsImageSizeIsTheDefault) {
+  fs::path dir = Scratch("recorded_size");
+  fs::create_directories(dir / "images");
+  cv::Mat image(60, 80, CV_8UC3);
+  for (const char* name : {"a.png", "b.png", "c.png"}) {
+    cv::randu(image, 0, 255);
+    cv::imwrite((dir / "images" / name).string(), image);
+  }
+  const std::string images = " --images " + (dir / "images").string();
+  const std::string model = (dir / "k4.pth").string();
+  CliRun cluster = Vpr("cluster --model " + SmallCheckpoint() + " --max-side 40 --samples-per-image 10" + images +
+                       " --out " + model);
+  ASSERT_EQ(cluster.code, 0) << cluster.output;
+
+  CliRun implicit = Vpr("extract --model " + model + images + " --out " + (dir / "implicit.npy").string());
+  ASSERT_EQ(implicit.code, 0) << implicit.output;
+  EXPECT_NE(implicit.output.find("images at max side 40, the size the checkpoint records"), std::string::npos)
+      << implicit.output;
+  CliRun explicit_size = Vpr("extract --model " + model + images + " --max-side 40 --out " +
+                             (dir / "explicit.npy").string());
+  ASSERT_EQ(explicit_size.code, 0) << explicit_size.output;
+  EXPECT_EQ(ReadNpy((dir / "implicit.npy").string()).data, ReadNpy((dir / "explicit.npy").string()).data);
+
+  CliRun native = Vpr("extract --model " + model + images + " --max-side 0 --out " + (dir / "native.npy").string());
+  ASSERT_EQ(native.code, 0) << native.output;
+  EXPECT_NE(native.output.find("the checkpoint was made at max side 40; running at native size as asked"),
+            std::string::npos)
+      << native.output;
+  EXPECT_NE(ReadNpy((dir / "native.npy").string()).data, ReadNpy((dir / "implicit.npy").string()).data);
 }
 
 }  // namespace

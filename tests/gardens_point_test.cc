@@ -67,13 +67,14 @@ struct EvalRun {
 
 // vpr eval of the reference model (MobileNetV2 features[:17], K=64 by k-means, 320 px) on
 // day_right against `queries`, with extra flags; GTEST_SKIPs without the reference.
-EvalRun Eval(const std::string& queries, const std::string& flags, const std::string& tag) {
+EvalRun Eval(const std::string& queries, const std::string& flags, const std::string& tag,
+             const std::string& ground_truth = "--frame-tolerance 2") {
   const fs::path ref_dir = fs::path(VPR_BINARY_DIR) / "gardens_point_ref";
   const json ref = json::parse(ReadFileBytes((ref_dir / "reference.json").string()));
   const fs::path gp = fs::path(VPR_SHARED_DIR) / "data" / "gardens_point";
   const fs::path out = fs::path(VPR_BINARY_DIR) / "test_scratch" / "gardens_point" / (queries + "_" + tag);
   std::string args = "eval --model " + (ref_dir / "model.pth").string() + " --db " + (gp / "day_right").string() +
-                     " --queries " + (gp / queries).string() + " --frame-tolerance 2 --out " + out.string() +
+                     " --queries " + (gp / queries).string() + " " + ground_truth + " --out " + out.string() +
                      " --cache-dir " + (fs::path(VPR_BINARY_DIR) / "test_scratch" / "gardens_point_cache").string() +
                      " " + (flags.find("--max-side") == std::string::npos ? "--max-side 320 " : "") + flags;
   std::string output;
@@ -139,6 +140,26 @@ TEST_P(GardensPointPrecision, ReducedDecodeFindsNearlyTheSameTopOne) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Queries, GardensPointPrecision, ::testing::Values("day_left", "night_right"));
+
+// VPR-Bench's list form of this ground truth (vprbench_ground_truth.npy, whose refs 200
+// and 201 are not images) is |i - j| <= 2: eval scores every query as --frame-tolerance 2.
+TEST(GardensPointVprBench, ListedGroundTruthScoresAsFrameToleranceTwo) {
+  std::string why;
+  if (ReferenceSkipped(&why)) GTEST_SKIP() << why;
+  const fs::path gt = fs::path(VPR_SHARED_DIR) / "data" / "gardens_point" / "vprbench_ground_truth.npy";
+  EvalRun tolerance = Eval("day_left", "--full-decode", "tolerance2");
+  EvalRun listed = Eval("day_left", "--full-decode", "vprbench", "--dataset " + gt.string());
+  EXPECT_EQ(listed.metrics["dataset"]["kind"], "vprbench_npy");
+  EXPECT_EQ(listed.metrics["hits_at"], tolerance.metrics["hits_at"]);
+  const auto& a = tolerance.predictions["queries"];
+  const auto& b = listed.predictions["queries"];
+  ASSERT_EQ(a.size(), 200u);
+  ASSERT_EQ(b.size(), a.size());
+  for (size_t q = 0; q < a.size(); ++q) {
+    EXPECT_EQ(b[q]["positives"], a[q]["positives"]) << "query " << q;
+    EXPECT_EQ(b[q]["correct"], a[q]["correct"]) << "query " << q;
+  }
+}
 
 }  // namespace
 }  // namespace vpr

@@ -298,7 +298,7 @@ TEST(Reliability, AFifoOrFolderGivenAsOutIsRefusedAndLeftAlone) {
   ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
   const Outcome r = Shell(Vpr() + " extract --model " + d.model.string() + " --images " + d.db.string() + " --out " +
                       fifo.string());
-  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << r.output;
   struct stat st{};
   ASSERT_EQ(stat(fifo.c_str(), &st), 0);
@@ -308,7 +308,7 @@ TEST(Reliability, AFifoOrFolderGivenAsOutIsRefusedAndLeftAlone) {
   const Outcome folder = Shell(Vpr() + " eval --model " + d.model.string() + " --db " + d.db.string() + " --queries " +
                            d.queries.string() + " --frame-tolerance 1 --cache-dir " + (dir / "cache").string() +
                            " --out " + dir.string());
-  EXPECT_EQ(folder.code, 2) << folder.output;
+  EXPECT_EQ(folder.code, 1) << folder.output;
   EXPECT_NE(folder.output.find("which vpr eval did not write"), std::string::npos) << folder.output;
   EXPECT_TRUE(fs::exists(fifo));
 }
@@ -329,11 +329,11 @@ TEST(Reliability, BadDescriptorFilesAreRefusedNamingTheFlagAndTheProblem) {
   q[8 + 3] = std::numeric_limits<float>::quiet_NaN();
   WriteNpy((dir / "nan.npy").string(), q.data(), 3, 8);
   Outcome r = search((dir / "nan.npy").string());
-  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("row 1 holds NaN"), std::string::npos) << r.output;
   WriteNpy((dir / "narrow.npy").string(), q.data(), 4, 6);  // fewer columns than the index
   r = search((dir / "narrow.npy").string());
-  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("6-d descriptors but 8-d"), std::string::npos) << r.output;
   // int32 and 3-D arrays, written as NumPy would.
   auto write_raw = [&](const std::string& name, const std::string& dict, size_t data_bytes) {
@@ -355,7 +355,7 @@ TEST(Reliability, BadDescriptorFilesAreRefusedNamingTheFlagAndTheProblem) {
   WriteFileAtomic((dir / "claims.npy").string(), std::string("\x93NUMPY\x02\x00\xf0\xff\xff\xff{}\n\n\n\n\n\n\n\n", 22));
   r = Shell(Measured("search --index " + index + " --queries " + (dir / "claims.npy").string() + " --out " +
                      (dir / "r.json").string()));
-  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("header claims"), std::string::npos) << r.output;
   EXPECT_GT(PeakRssMb(r), 0) << r.output;
   EXPECT_LT(PeakRssMb(r), 512);
@@ -380,7 +380,7 @@ TEST(Reliability, OutOfRangeOptionsAndNanWeightsFailNamingTheFlagOrTensor) {
   SaveModel((dir / "nan.pth").string(), loaded.model);
   r = Shell(Vpr() + " extract --model " + (dir / "nan.pth").string() + " --images " + d.db.string() + " --out " +
             (dir / "x.npy").string());
-  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.output.find("tensor 'pool.centroids' holds 1 NaN"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir / "x.npy"));
 }

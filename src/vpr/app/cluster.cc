@@ -9,9 +9,9 @@
 namespace vpr {
 
 void ClusterOptions::Check() const {
-  VPR_CHECK(samples_per_image > 0 && samples_per_image <= 1000000, "--samples-per-image must be in [1, 1000000], got ",
+  VPR_CHECK_USAGE(samples_per_image > 0 && samples_per_image <= 1000000, "--samples-per-image must be in [1, 1000000], got ",
             samples_per_image);
-  VPR_CHECK(max_samples > 0 && max_samples <= 100000000, "--max-samples must be in [1, 100000000], got ", max_samples);
+  VPR_CHECK_USAGE(max_samples > 0 && max_samples <= 100000000, "--max-samples must be in [1, 100000000], got ", max_samples);
   kmeans.Check();
 }
 

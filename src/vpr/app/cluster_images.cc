@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "vpr/model/model_io.h"
 #include "vpr/util/check.h"
 #include "vpr/util/logging.h"
 #include "vpr/util/npy.h"
@@ -28,8 +29,7 @@ nlohmann::json ClusterImagesResult::Info(const ClusterImagesOptions& options) co
           {"iterations", options.cluster.kmeans.iterations},
           {"samples_per_image", options.cluster.samples_per_image},
           {"max_samples", options.cluster.max_samples},
-          {"resize", {{"height", options.resize.height}, {"width", options.resize.width},
-                      {"max_side", options.resize.max_side}}},
+          {"resize", ResizeRecord(options.resize)},
           {"seconds", seconds}};
 }
 

@@ -16,12 +16,12 @@
 namespace vpr {
 
 void DemoOptions::Check() const {
-  VPR_CHECK(!out_dir.empty(), "--out must name a folder");
+  VPR_CHECK_USAGE(!out_dir.empty(), "--out must name a folder");
   data.Check();
-  VPR_CHECK(clusters > 0, "--clusters must be positive, got ", clusters);
-  VPR_CHECK(top_k > 0 && top_k <= data.num_places, "--top-k must be between 1 and the number of places (",
+  VPR_CHECK_USAGE(clusters > 0, "--clusters must be positive, got ", clusters);
+  VPR_CHECK_USAGE(top_k > 0 && top_k <= data.num_places, "--top-k must be between 1 and the number of places (",
             data.num_places, "), got ", top_k);
-  VPR_CHECK(positive_radius_m >= 0, "the positive radius must be non-negative");
+  VPR_CHECK_USAGE(positive_radius_m >= 0, "the positive radius must be non-negative");
   runtime.Check();
 }
 

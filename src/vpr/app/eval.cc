@@ -9,6 +9,7 @@
 
 #include "vpr/app/descriptor_cache.h"
 #include "vpr/app/pca.h"
+#include "vpr/eval/precision_recall.h"
 #include "vpr/eval/recall.h"
 #include "vpr/util/fingerprint.h"
 #include "vpr/util/atomic_file.h"
@@ -19,11 +20,11 @@ namespace vpr {
 namespace fs = std::filesystem;
 
 void EvalOptions::Check() const {
-  VPR_CHECK(!out_dir.empty(), "--out must name a folder for the evaluation's outputs");
-  VPR_CHECK(top_k > 0 && top_k <= 100000, "--top-k must be in [1, 100000], got ", top_k);
-  VPR_CHECK(!recall_at.empty(), "--recall-at needs at least one N");
+  VPR_CHECK_USAGE(!out_dir.empty(), "--out must name a folder for the evaluation's outputs");
+  VPR_CHECK_USAGE(top_k > 0 && top_k <= 100000, "--top-k must be in [1, 100000], got ", top_k);
+  VPR_CHECK_USAGE(!recall_at.empty(), "--recall-at needs at least one N");
   for (int n : recall_at)
-    VPR_CHECK(n > 0 && n <= top_k, "--recall-at ", n, " must be between 1 and --top-k (", top_k,
+    VPR_CHECK_USAGE(n > 0 && n <= top_k, "--recall-at ", n, " must be between 1 and --top-k (", top_k,
               "): raise --top-k or drop it");
   extract.Check();
   index.Check();
@@ -41,11 +42,11 @@ std::vector<int> ParseRecallAt(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    VPR_CHECK(used > 0 && used == item.size() && n > 0, "--recall-at expects positive integers separated by commas, ",
+    VPR_CHECK_USAGE(used > 0 && used == item.size() && n > 0, "--recall-at expects positive integers separated by commas, ",
               "e.g. 1,5,10,20; got '", text, "'");
     ns.push_back(n);
   }
-  VPR_CHECK(!ns.empty() && text.back() != ',', "--recall-at expects e.g. 1,5,10,20; got '", text, "'");
+  VPR_CHECK_USAGE(!ns.empty() && text.back() != ',', "--recall-at expects e.g. 1,5,10,20; got '", text, "'");
   return ns;
 }
 
@@ -188,14 +189,24 @@ std::string Pairs(const Dataset& dataset, const KnnResult& knn) {
   return out;
 }
 
-// Images (path, size, mtime), positions and radius: what decides the ground truth.
+// Images (path, size, mtime), positions and radius or the listed positives: what decides
+// the ground truth.
 std::string DatasetFingerprint(const Dataset& dataset) {
   Fingerprint f;
   f.Add(FingerprintFiles(dataset.database)).Add(FingerprintFiles(dataset.queries));
   f.Add(dataset.database_positions.data(), dataset.database_positions.size() * sizeof(double));
   f.Add(dataset.query_positions.data(), dataset.query_positions.size() * sizeof(double));
   f.Add(dataset.positive_radius);
+  for (const auto& list : dataset.explicit_positives)
+    f.Add(static_cast<int64_t>(list.size())).Add(list.data(), list.size() * sizeof(int64_t));
   return f.Hex();
+}
+
+// The input size the model saw: fixed, longer side capped, or each image's own.
+nlohmann::json ImageSizeJson(const ResizeOptions& resize) {
+  if (resize.height > 0) return {{"mode", "fixed"}, {"height", resize.height}, {"width", resize.width}};
+  if (resize.max_side > 0) return {{"mode", "max_side"}, {"max_side", resize.max_side}};
+  return {{"mode", "native"}};
 }
 
 void PrintRecall(const EvalResult& result, int64_t num_queries) {
@@ -255,7 +266,7 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
   double search_s = 0;
   const int64_t nq = static_cast<int64_t>(dataset.queries.size());
   result.knn = Search(db, db_index, q, q_index, nq, options.top_k, options.index, &search_s);
-  auto positives = PositivesWithinRadius(dataset.database_positions, dataset.query_positions, dataset.positive_radius);
+  auto positives = DatasetPositives(dataset);
   result.recall = RecallAtN(result.knn, positives, options.recall_at);
   result.hits = Hits(result.recall, nq);
   PrintRecall(result, nq);
@@ -279,17 +290,25 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
        {"ms_per_query", q.paths.empty() ? 0.0 : 1000.0 * search_s / q.paths.size()},
        {"precision", db.precision},
        {"threads", options.extract.runtime.ResolvedThreads()},
+       {"device", options.extract.runtime.device},
+       {"image_size", ImageSizeJson(options.extract.resize)},
        {"reduced_decode", options.extract.resize.reduced_decode && options.extract.resize.enabled()},
        {"descriptor_dim", dim},
        {"bytes_per_descriptor", dim * static_cast<int64_t>(sizeof(float))},
        {"descriptors_from_cache", {{"database", db_cached}, {"queries", q_cached}}},
        {"model", model->options().ToJson()},
+       {"model_description", model->options().Describe()},
        {"model_file", options.model_file},
        {"model_fingerprint", model_fingerprint},
        {"dataset", dataset.ToJson()},
        {"dataset_fingerprint", DatasetFingerprint(dataset)}};
   m["index"] = {{"factory", options.index.factory}, {"metric", options.index.metric},
                 {"distance", DistanceMeaning(options.index.metric)}};
+  const PrecisionRecall pr = ComputePrecisionRecall(Top1Matches(result.knn, positives, options.index.metric == "ip"));
+  m["pr_auc"] = pr.average_precision;
+  m["recall_at_100_precision"] = pr.recall_at_full_precision;
+  fmt::print("Top-1 precision-recall (VPR-Bench): AP {:.3f}, recall at 100% precision {:.1f}%\n\n",
+             pr.average_precision, 100 * pr.recall_at_full_precision);
   if (!options.pca_dims.empty() && !q.paths.empty()) {
     m["recall_vs_dim"] = RecallVsDimension(db, db_index, q, q_index, nq, positives, options);
     PrintRecallVsDimension(m["recall_vs_dim"]);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <regex>
 
 #include "vpr/app/cluster_images.h"
 #include "vpr/eval/recall.h"
@@ -91,6 +92,10 @@ TEST(Eval, WritesEveryOutputAndTheyAgree) {
   EXPECT_GE(metrics["ms_per_query"].get<double>(), 0);
   EXPECT_EQ(metrics["model"]["num_clusters"], 4);
   EXPECT_EQ(metrics["dataset"]["frame_tolerance"], 1);
+  EXPECT_EQ(metrics["image_size"], json({{"mode", "native"}}));
+  EXPECT_NE(metrics["model_description"].get<std::string>().find("K=4"), std::string::npos);
+  EXPECT_EQ(metrics["pr_auc"], 1.0);  // every top-1 correct: precision 1 at every threshold
+  EXPECT_EQ(metrics["recall_at_100_precision"], 1.0);
 
   json predictions = ReadJson(out / "predictions.json");
   const json& q0 = predictions["queries"][0];
@@ -180,25 +185,85 @@ TEST(Eval, SecondRunReusesCachedDescriptorsAndAChangedImageInvalidatesThem) {
   EXPECT_NE(m4["model_fingerprint"], m1["model_fingerprint"]);
 }
 
-TEST(Eval, ReportIsOneOfflinePageWithCurveAndMarkedThumbnails) {
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::string Between(const std::string& text, const std::string& begin, const std::string& end) {
+  const size_t from = text.find(begin);
+  if (from == std::string::npos) return "";
+  return text.substr(from, text.find(end, from) - from);
+}
+
+TEST(Eval, ReportIsOneOfflinePageWithMissesFirstCurvesAndALazyTableOfEveryQuery) {
   fs::path root = WriteOffByOneRoute("report");
   VprModel model = TinyTestModel();
   EvalOptions options = Options(root / "out");
   options.report.sample_queries = 4;
   RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 0), options);
   std::string html = ReadFileBytes((root / "out" / "report.html").string());
-  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("<dt>K (clusters)</dt><dd>4</dd>"), std::string::npos);
+  EXPECT_NE(html.find("frame tolerance 0"), std::string::npos);
   EXPECT_NE(html.find("<th>R@2</th>"), std::string::npos);
   EXPECT_NE(html.find("<td>16.7%</td>"), std::string::npos);  // R@1 at tolerance 0: 1 of 6
-  EXPECT_EQ(html.find("src='http"), std::string::npos);      // nothing fetched from the network
-  // 4 queries, each with itself and its 3 retrievals, all inlined.
-  size_t images = 0;
-  for (size_t at = html.find("data:image/jpeg;base64,"); at != std::string::npos;
-       at = html.find("data:image/jpeg;base64,", at + 1))
-    ++images;
-  EXPECT_EQ(images, 4u * 4);
-  EXPECT_NE(html.find("class=wrong"), std::string::npos);
-  EXPECT_NE(html.find("class=right"), std::string::npos);
+  EXPECT_NE(html.find("id=\"recall-curve\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"pr-curve\""), std::string::npos);
+  EXPECT_EQ(html.find("src='http"), std::string::npos);  // nothing fetched from the network
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos);
+
+  // Query i retrieves database i + 1 first: queries 0-4 miss, 5 hits. Two misses spread
+  // over five, one hit, one more miss; misses first.
+  const std::string samples = Between(html, "<section id=\"samples\">", "</section>");
+  std::regex card("class=\"sample (miss|hit)\" data-q=\"(\\d+)\"");
+  std::vector<std::string> order;
+  for (auto it = std::sregex_iterator(samples.begin(), samples.end(), card); it != std::sregex_iterator(); ++it)
+    order.push_back((*it)[1].str() + (*it)[2].str());
+  EXPECT_EQ(order, (std::vector<std::string>{"miss0", "miss1", "miss2", "hit5"}));
+  EXPECT_NE(samples.find("top-1 is 1 frame from the query"), std::string::npos);
+  // Each miss: query, 3 retrievals and its ground truth (database i); the hit: query and 3.
+  EXPECT_EQ(Count(samples, "data:image/jpeg;base64,"), 3 * 5 + 4);
+  EXPECT_EQ(Count(samples, "class=\"thumb truth\""), 3);
+
+  // The table: every query, thumbnails kept aside (6 queries and the 5 distinct top-1s)
+  // and no <img src> until the script sets it.
+  const std::string table = Between(html, "<table id=\"queries\">", "</table>");
+  EXPECT_EQ(Count(table, "<tr data-q="), 6);
+  EXPECT_EQ(Count(table, "data-result=\"correct\""), 1);
+  EXPECT_EQ(Count(table, "<img data-thumb="), 12);
+  EXPECT_EQ(Count(table, "src="), 0);
+  const std::string thumbs = Between(html, "const THUMBS = ", ";</script>");
+  ASSERT_FALSE(thumbs.empty());
+  json parsed = json::parse(thumbs.substr(std::string("const THUMBS = ").size()));
+  EXPECT_EQ(parsed.size(), 11u);
+  EXPECT_TRUE(parsed.contains("q5") && parsed.contains("d5") && !parsed.contains("d0"));
+}
+
+TEST(Eval, ReportWithoutPositionsNamesTheRankOfTheTruthAndNoDistanceOnTheGround) {
+  // Listed positives (VPR-Bench): no positions, so no offsets; query 1 has no positive.
+  fs::path root = WriteOffByOneRoute("report_listed");
+  Dataset dataset;
+  for (int i = 0; i < 2; ++i) {
+    dataset.database.push_back((root / "db" / Name(i)).string());
+    dataset.database_names.push_back("db/" + Name(i));
+    dataset.queries.push_back((root / "q" / Name(i)).string());
+    dataset.query_names.push_back("q/" + Name(i));
+  }
+  KnnResult knn;
+  knn.num_queries = 2;
+  knn.k = 2;
+  knn.ids = {1, 0, 1, 0};
+  knn.distances = {0.5f, 0.75f, 0.25f, 1.0f};
+  json metrics = {{"recall_at", {{"1", 0.0}, {"2", 0.5}}}, {"index", {{"metric", "l2"}}}};
+  const std::string html = RenderReportHtml(dataset, knn, {{0}, {}}, metrics);
+  EXPECT_NE(html.find("miss at R@1</span>; nearest ground truth <code>db/000.png</code>: rank 2"), std::string::npos);
+  EXPECT_NE(html.find("no positive in the database"), std::string::npos);
+  EXPECT_EQ(html.find("from the query"), std::string::npos);
+  EXPECT_EQ(Count(html, "<td>n/a</td>"), 2);
+  EXPECT_EQ(Count(html, "<td>no positive</td>"), 1);
+  // Query 1 is the most confident (distance 0.25) and wrong; query 0's top-1 is wrong too.
+  EXPECT_NE(html.find("<td>0.000</td><td>0.0%</td>"), std::string::npos);
 }
 
 TEST(Eval, FaissIndexAndInnerProductRankLikeExactL2AndTheDimensionTableIsWritten) {
@@ -300,6 +365,7 @@ TEST(Eval, GardensPointSubsetWithMobileNetV2ImageNet) {
   EXPECT_GE(result.recall.at(1), 0.8);
   EXPECT_GE(exact.at(5), 0.75);
   EXPECT_TRUE(result.failed_queries.empty());
+  EXPECT_EQ(result.metrics["image_size"], json({{"mode", "max_side"}, {"max_side", 320}}));
 }
 
 }  // namespace

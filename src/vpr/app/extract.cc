@@ -16,8 +16,8 @@
 namespace vpr {
 
 void ExtractOptions::Check() const {
-  VPR_CHECK(batch_size > 0 && batch_size <= 4096, "--batch-size must be in [1, 4096], got ", batch_size);
-  VPR_CHECK(decode_threads >= 0 && decode_threads <= 256, "--decode-threads must be in [0, 256] (0 = the compute threads decode), got ",
+  VPR_CHECK_USAGE(batch_size > 0 && batch_size <= 4096, "--batch-size must be in [1, 4096], got ", batch_size);
+  VPR_CHECK_USAGE(decode_threads >= 0 && decode_threads <= 256, "--decode-threads must be in [0, 256] (0 = the compute threads decode), got ",
             decode_threads);
   resize.Check();
   runtime.Check();

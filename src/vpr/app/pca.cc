@@ -51,11 +51,11 @@ VprModel SetWpca(VprModel& model, const Wpca& wpca) {
 VprModel WithoutWpca(VprModel& model) { return CopyWithWpcaDim(model, 0, {}); }
 
 void RecallVsDimOptions::Check() const {
-  VPR_CHECK(!dims.empty(), "give at least one descriptor size to evaluate");
-  for (int64_t d : dims) VPR_CHECK(d >= 0, "descriptor sizes must be >= 0 (0 = full), got ", d);
-  VPR_CHECK(!recall_at.empty(), "give at least one N of recall@N");
-  for (int n : recall_at) VPR_CHECK(n > 0, "recall@N needs N > 0, got ", n);
-  VPR_CHECK(epsilon >= 0, "the WPCA epsilon must be >= 0, got ", epsilon);
+  VPR_CHECK_USAGE(!dims.empty(), "give at least one descriptor size to evaluate");
+  for (int64_t d : dims) VPR_CHECK_USAGE(d >= 0, "descriptor sizes must be >= 0 (0 = full), got ", d);
+  VPR_CHECK_USAGE(!recall_at.empty(), "give at least one N of recall@N");
+  for (int n : recall_at) VPR_CHECK_USAGE(n > 0, "recall@N needs N > 0, got ", n);
+  VPR_CHECK_USAGE(epsilon >= 0, "the WPCA epsilon must be >= 0, got ", epsilon);
 }
 
 nlohmann::json DimRecall::ToJson() const {

@@ -8,6 +8,7 @@
 #include "vpr/app/extract.h"
 #include "vpr/app/version_report.h"
 #include "vpr/cli/flags.h"
+#include "vpr/cli/parse_flags.h"
 #include "vpr/image/image_list.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/logging.h"
@@ -57,14 +58,16 @@ int RunExtractCommand(int argc, char** argv) {
   model_flags.Bind(app);
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.runtime);
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
 
   options.resize = image_flags.Resolve();
   options.Check();
+  const ModelFlags flags = model_flags.Resolve();
   CheckWritable(out, "--out");  // before minutes of work, not after
   CheckWritable(NamesPathFor(out), "--out");
   std::vector<std::string> paths = CollectImages(images);
-  LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
+  LoadedModel loaded = LoadModel(model_path, flags);
+  image_flags.AdoptCheckpointSize(loaded, &options.resize);
   Log().info("extracting {} images", paths.size());
   ExtractResult result = ExtractToNpy(loaded.model, paths, options, out);
   Log().info("wrote {} descriptors ({}-d) to {} and names to {}; {} failed; {:.2f} images/s, {} threads, {}",
@@ -88,7 +91,7 @@ int RunVersionCommand(int argc, char** argv) {
   bool json = false;
   app.add_option("--threads", runtime.threads, "threads to report as used (0 = every usable CPU)")->capture_default_str();
   app.add_flag("--json", json, "print the same as JSON");
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
   nlohmann::json report = VersionReport(VPR_VERSION, runtime);
   std::cout << (json ? report.dump(2) + "\n" : FormatVersionReport(report));
   return 0;
@@ -127,7 +130,7 @@ int RunDemoCommand(int argc, char** argv) {
                  "probability of a car / a pedestrian in a query")
       ->capture_default_str();
   BindRuntimeFlags(app, options.runtime);
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
   RunDemo(options);
   return 0;
 }
@@ -164,7 +167,7 @@ int RunClusterCommand(int argc, char** argv) {
   app.get_option("--seed")->description("seed of the feature sampling and k-means");
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.runtime);
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
 
   options.resize = image_flags.Resolve();
   options.cluster.kmeans.seed = model_flags.flags.seed;
@@ -174,6 +177,7 @@ int RunClusterCommand(int argc, char** argv) {
   if (!options.centroids_path.empty() && flags.clusters == 0) flags.clusters = ReadNpy(options.centroids_path).rows;
   std::vector<std::string> paths = CollectImages(images);
   LoadedModel loaded = LoadModel(model_path, flags);
+  image_flags.AdoptCheckpointSize(loaded, &options.resize);
   Log().info("cluster: {} images, up to {} local features each", paths.size(), options.cluster.samples_per_image);
   ClusterImagesResult result = ClusterImages(loaded.model, paths, options);
   nlohmann::json info = result.Info(options);

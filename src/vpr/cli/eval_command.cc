@@ -3,6 +3,7 @@
 #include "vpr/app/eval.h"
 #include "vpr/cli/commands.h"
 #include "vpr/cli/flags.h"
+#include "vpr/cli/parse_flags.h"
 #include "vpr/data/load_dataset.h"
 #include "vpr/eval/dataset_doctor.h"
 #include "vpr/util/logging.h"
@@ -51,20 +52,24 @@ int RunEvalCommand(int argc, char** argv) {
   model_flags.Bind(app);
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.extract.runtime);
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
 
   options.extract.resize = image_flags.Resolve();
   options.recall_at = ParseRecallAt(recall_at);
   if (no_cache) options.cache_dir.clear();
   options.Check();
+  const ModelFlags flags = model_flags.Resolve();
   Dataset dataset = LoadDataset(dataset_flags.Resolve());
   CheckDatasetBeforeUse(dataset);
-  LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
+  LoadedModel loaded = LoadModel(model_path, flags);
+  image_flags.AdoptCheckpointSize(loaded, &options.extract.resize);
   options.model_file = loaded.path;
-  Log().info("eval: {} database and {} query images, positives within {} {}", dataset.database.size(),
-             dataset.queries.size(), dataset.positive_radius, dataset.position_unit);
+  Log().info("eval: {} database and {} query images, positives {}", dataset.database.size(), dataset.queries.size(),
+             dataset.HasExplicitPositives()
+                 ? std::string("as the file lists them")
+                 : fmt::format("within {} {}", dataset.positive_radius, dataset.position_unit));
   EvalResult result = RunEval(loaded.model, dataset, options);
-  return result.failed_queries.size() == dataset.queries.size() ? 1 : 0;
+  return result.failed_queries.size() == dataset.queries.size() ? kExitFailure : kExitOk;
 }
 
 }  // namespace vpr

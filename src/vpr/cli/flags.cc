@@ -1,5 +1,7 @@
 #include "vpr/cli/flags.h"
 
+#include "vpr/util/logging.h"
+
 namespace vpr {
 
 void ModelFlagBinding::Bind(CLI::App& app) {
@@ -26,13 +28,17 @@ ModelFlags ModelFlagBinding::Resolve() const {
   ModelFlags out = flags;
   if (vladv2_opt->count() > 0) out.vladv2 = vladv2;
   if (tf_padding_opt->count() > 0) out.tf_padding = tf_padding;
+  out.Check();  // a wrong command line is reported before any file is read
   return out;
 }
 
 void ImageFlagBinding::Bind(CLI::App& app) {
-  app.add_option("--resize", resize, "resize every image to HEIGHTxWIDTH, e.g. 480x640 (default: native size)");
-  app.add_option("--max-side", options.max_side, "resize so that the longer side has N pixels (0 = off)")
-      ->capture_default_str();
+  resize_opt = app.add_option("--resize", resize,
+                              "resize every image to HEIGHTxWIDTH, e.g. 480x640 (default: the size the checkpoint "
+                              "records, else native size)");
+  max_side_opt = app.add_option("--max-side", options.max_side,
+                                "resize so that the longer side has N pixels (0 = native size; default: the size the "
+                                "checkpoint records, else native size)");
   app.add_option("--max-pixels", options.max_pixels,
                  "images whose header declares more pixels are refused before decoding (reported and skipped)")
       ->capture_default_str();
@@ -48,13 +54,31 @@ ResizeOptions ImageFlagBinding::Resolve() {
   return options;
 }
 
+void ImageFlagBinding::AdoptCheckpointSize(const LoadedModel& loaded, ResizeOptions* resize) const {
+  const std::optional<ResizeOptions> recorded = RecordedResize(loaded.info);
+  if (!recorded || recorded->SameSize(*resize)) return;
+  if (resize_opt->count() > 0 || max_side_opt->count() > 0) {
+    Log().warn("the checkpoint was made at {}; running at {} as asked (descriptors and recall depend on the size)",
+               recorded->Describe(), resize->Describe());
+    return;
+  }
+  resize->height = recorded->height;
+  resize->width = recorded->width;
+  resize->max_side = recorded->max_side;
+  Log().info("images at {}, the size the checkpoint records (--max-side N or --resize HxW to change it)",
+             resize->Describe());
+}
+
 void DatasetFlagBinding::Bind(CLI::App& app) {
   app.add_option("--dataset", source.file,
                  "ground truth: .mat/.db (NetVLAD dbStruct or HEAPUtil), .npz (Patch-NetVLAD), .csv "
-                 "(path,easting,northing | path,lat,lon; split), or a folder of database/ and queries/ @UTM@ images");
+                 "(path,easting,northing | path,lat,lon; split), a folder of database/ and queries/ @UTM@ images, "
+                 "or a VPR-Bench .npy (with --db and --queries)");
   app.add_option("--root", source.root, "folder the dataset's image names are relative to (default: the file's folder)");
-  app.add_option("--db", source.database_dir, "frame-aligned form: database images folder");
-  app.add_option("--queries", source.query_dir, "frame-aligned form: query images folder (as many images as --db)");
+  app.add_option("--db", source.database_dir,
+                 "frame-aligned form or VPR-Bench .npy: database images folder (index i = its i-th sorted image)");
+  app.add_option("--queries", source.query_dir,
+                 "frame-aligned form (as many images as --db) or VPR-Bench .npy: query images folder");
   app.add_option("--frame-tolerance", source.frame_tolerance,
                  "frame-aligned form: frames apart a database image may be and still be correct");
   app.add_option("--radius", source.radius, "positive radius in metres (0 = the file's; 25 for CSV and @UTM@ folders)")

@@ -27,8 +27,13 @@ struct ImageFlagBinding {
   std::string resize;
   bool full_decode = false;
   ResizeOptions options;
+  CLI::Option* resize_opt = nullptr;
+  CLI::Option* max_side_opt = nullptr;
   void Bind(CLI::App& app);
   ResizeOptions Resolve();
+  // After loading the model: without --resize/--max-side, *resize becomes the size the
+  // checkpoint records (said in the log); a size given that differs is kept, with a warning.
+  void AdoptCheckpointSize(const LoadedModel& loaded, ResizeOptions* resize) const;
 };
 
 // --dataset --root | --db --queries --frame-tolerance; --radius

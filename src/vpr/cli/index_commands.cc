@@ -9,6 +9,7 @@
 #include "vpr/app/pca.h"
 #include "vpr/cli/commands.h"
 #include "vpr/cli/flags.h"
+#include "vpr/cli/parse_flags.h"
 #include "vpr/image/image_list.h"
 #include "vpr/index/faiss_index.h"
 #include "vpr/util/atomic_file.h"
@@ -132,7 +133,7 @@ int RunIndexCommand(int argc, char** argv) {
   RuntimeOptions runtime;
   app.add_option("--threads", runtime.threads, "CPU threads of FAISS and BLAS (0 = every usable CPU)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
   options.Check();
   runtime.Apply();
   CheckWritable(options.out, "--out");
@@ -168,7 +169,7 @@ int RunSearchCommand(int argc, char** argv) {
   RuntimeOptions runtime;
   app.add_option("--threads", runtime.threads, "CPU threads of FAISS and BLAS (0 = every usable CPU)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
   runtime.Apply();
   options.Check();
   CheckWritable(options.out, "--out");
@@ -179,6 +180,9 @@ int RunSearchCommand(int argc, char** argv) {
   std::string query_names_path = ResolveNames(options.query_names, options.queries, queries.rows, "search");
   std::vector<std::string> query_names = query_names_path.empty() ? std::vector<std::string>{} : ReadNames(query_names_path);
   const IndexInfo& info = index.info();
+  VPR_CHECK(info.names.empty() || fs::exists(info.names), "database names '", info.names, "' of '", options.index,
+            "' not found: its sidecar names it relative to the index's folder; move the names file with the index, "
+            "or rebuild the index with vpr index --names FILE");
   std::vector<std::string> db_names = info.names.empty() ? std::vector<std::string>{} : ReadNames(info.names);
   VPR_CHECK(info.names.empty() || info.names_fingerprint.empty() ||
                 info.names_fingerprint == FingerprintFileContent(info.names),
@@ -256,15 +260,17 @@ int RunPcaCommand(int argc, char** argv) {
   model_flags.Bind(app);
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.extract.runtime);
-  CLI11_PARSE(app, argc, argv);
+  VPR_PARSE_FLAGS(app, argc, argv);
   options.extract.runtime.Apply();
   options.extract.resize = image_flags.Resolve();
   options.extract.label = "pca extract";
   options.Check();
+  const ModelFlags flags = model_flags.Resolve();
   CheckWritable(options.out, "--out");
 
   auto start = std::chrono::steady_clock::now();
-  LoadedModel loaded = LoadModel(options.model, model_flags.Resolve());
+  LoadedModel loaded = LoadModel(options.model, flags);
+  if (!options.images.empty()) image_flags.AdoptCheckpointSize(loaded, &options.extract.resize);
   const int64_t old_wpca = loaded.model->options().wpca_dim;
   if (old_wpca > 0) Log().info("pca: replacing the model's {}-d WPCA layer; fitting on the K*D-d descriptors", old_wpca);
   VprModel base = old_wpca > 0 ? WithoutWpca(loaded.model) : loaded.model;
@@ -277,6 +283,11 @@ int RunPcaCommand(int argc, char** argv) {
                                    {"source", options.descriptors.empty() ? "images" : options.descriptors},
                                    {"epsilon", options.wpca.epsilon},
                                    {"eigenvalues", wpca.eigenvalues}}}};
+  // Descriptors from a file were made at the size the model records, if any.
+  if (!options.images.empty())
+    info["resize"] = ResizeRecord(options.extract.resize);
+  else if (loaded.info.contains("resize"))
+    info["resize"] = loaded.info["resize"];
   SaveModel(options.out, reduced, info);
   Log().info("pca: wrote {} ({}); WPCA fitted on {} descriptors, {} -> {} dims, {:.1f}s, {} threads", options.out,
              reduced->options().Describe(), x.size(0), x.size(1), wpca.out_dim, SecondsSince(start),

@@ -6,6 +6,7 @@
 #include "vpr/app/eval.h"
 #include "vpr/cli/commands.h"
 #include "vpr/cli/flags.h"
+#include "vpr/cli/parse_flags.h"
 #include "vpr/data/load_dataset.h"
 #include "vpr/eval/dataset_doctor.h"
 #include "vpr/train/trainer.h"
@@ -136,12 +137,7 @@ int RunTrainCommand(int argc, char** argv) {
   app.get_option("--seed")->description("seed of the query order, negative sampling and any fresh NetVLAD centroids");
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.extract.runtime);
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (!ParseFlags(app, args)) return kExitOk;
 
   options.resume = resume;
   options.seed = model_flags.flags.seed;
@@ -149,6 +145,7 @@ int RunTrainCommand(int argc, char** argv) {
   options.recall_at = ParseRecallAt(recall_at);
   options.extra_flags = {{"command_line", args}};
   options.Check();
+  const ModelFlags flags = model_flags.Resolve();
   CheckWritable((std::filesystem::path(options.out_dir) / "flags.json").string(), "--out");
   Dataset train = LoadDataset(dataset_flags.Resolve());
   CheckDatasetBeforeUse(train);
@@ -166,7 +163,8 @@ int RunTrainCommand(int argc, char** argv) {
     Log().warn("train: no validation set (--val-dataset or --val-db/--val-queries): the best checkpoint is the one "
                "with the lowest training loss");
   }
-  LoadedModel loaded = LoadModel(model_path, model_flags.Resolve());
+  LoadedModel loaded = LoadModel(model_path, flags);
+  image_flags.AdoptCheckpointSize(loaded, &options.extract.resize);
   if (loaded.kind == "backbone" && loaded.model->options().IsNetVLAD())
     Log().warn("train: '{}' has no NetVLAD centroids (random ones are used); run `vpr cluster` first", model_path);
   TrainResult result = Train(loaded.model, train, val ? &*val : nullptr, options);

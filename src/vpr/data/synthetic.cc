@@ -851,7 +851,7 @@ void SyntheticOptions::Check() const {
   CheckRange("query_brightness", query_brightness, 0.05, 2.0);
   CheckRange("query_max_shift_px", query_max_shift_px, 0, width / 2);
   CheckRange("query_noise_std", query_noise_std, 0.0, 100.0);
-  VPR_CHECK(std::isfinite(spacing_m) && spacing_m > 0 && spacing_m <= 1e4,
+  VPR_CHECK_USAGE(std::isfinite(spacing_m) && spacing_m > 0 && spacing_m <= 1e4,
             "SyntheticOptions.spacing_m must be in (0, 10000] metres, got ", spacing_m);
   CheckRange("step_fraction", step_fraction, 0.01, 2.0);
   CheckRange("query_max_zoom", query_max_zoom, 1.0, 1.5);

@@ -19,7 +19,7 @@
 namespace vpr {
 namespace fs = std::filesystem;
 
-void DoctorOptions::Check() const { VPR_CHECK(max_listed >= 0, "doctor: max_listed must be >= 0, got ", max_listed); }
+void DoctorOptions::Check() const { VPR_CHECK_USAGE(max_listed >= 0, "doctor: max_listed must be >= 0, got ", max_listed); }
 
 namespace {
 
@@ -114,6 +114,7 @@ class Diagnosis {
   void ReportUnreadable(const FileScan& scan);
   void CheckDuplicates();
   void CheckNamesStayUnderRoot();
+  void CheckPositivesOutsideDatabase();
   void CheckPositions();
   void CheckDegrees(const Extent& extent);
   void CheckPositives();
@@ -135,6 +136,7 @@ DoctorReport Diagnosis::Run() {
   report_.root = d_.root;
   report_.position_unit = d_.position_unit;
   report_.positive_radius = d_.positive_radius;
+  report_.positives_listed = d_.HasExplicitPositives();
   report_.num_database = static_cast<int64_t>(d_.database.size());
   report_.num_queries = static_cast<int64_t>(d_.queries.size());
   report_.declared_database = d_.declared_database;
@@ -144,8 +146,9 @@ DoctorReport Diagnosis::Run() {
   if (o_.check_files) CheckFiles();
   CheckDuplicates();
   CheckNamesStayUnderRoot();
+  CheckPositivesOutsideDatabase();
   if (well_formed) {
-    CheckPositions();
+    if (!report_.positives_listed) CheckPositions();
     if (!d_.database.empty() && !d_.queries.empty()) CheckPositives();
   }
   // Fatal findings first, each group in the order found.
@@ -173,8 +176,12 @@ void Diagnosis::CheckCounts() {
   }
   auto declared = [&](const ImageSet& s, int64_t n, const char* field) {
     if (n < 0 || n == static_cast<int64_t>(s.paths.size())) return;
+    // A VPR-Bench file declares its queries by its rows; the images come from a folder.
     Add(Severity::kFatal, "declared_count_mismatch",
-        fmt::format("the file declares {} = {} {} images but lists {}", field, n, s.role, s.paths.size()),
+        report_.positives_listed
+            ? fmt::format("the file has {} {} rows but {} {} images were found", n, s.role, s.paths.size(),
+                          s.role)
+            : fmt::format("the file declares {} = {} {} images but lists {}", field, n, s.role, s.paths.size()),
         "the image list and the ground truth are not lined up: use the ground truth file that belongs to these "
         "images, or report the reader bug",
         std::abs(n - static_cast<int64_t>(s.paths.size())));
@@ -201,6 +208,25 @@ void Diagnosis::CheckNamesStayUnderRoot() {
                 "refuses to serve them",
                 static_cast<int64_t>(outside.size()));
   for (const auto& name : outside) Example(f, name);
+}
+
+// Listed positives past the database (VPR-Bench's Gardens Point names 200 and 201 of its
+// 200 images): the reader dropped them, which is harmless unless there are many.
+void Diagnosis::CheckPositivesOutsideDatabase() {
+  const auto& outside = d_.positives_outside_database;
+  if (outside.empty()) return;
+  const int64_t n = static_cast<int64_t>(outside.size());
+  auto& f = Add(Severity::kWarning, "positives_outside_database",
+                fmt::format("the ground truth{} lists {} database indices past the {} database images (the first: "
+                            "query {} -> database {}); they are dropped",
+                            d_.info.contains("file") ? fmt::format(" '{}'", d_.info["file"].get<std::string>()) : "",
+                            n, report_.num_database, outside.front().first, outside.front().second),
+                "harmless when they are a few at the end of the route; many mean the database folder is not the one "
+                "the ground truth belongs to",
+                n);
+  for (const auto& [q, j] : outside)
+    Example(f, fmt::format("query #{} {} -> database #{}", q,
+                           q >= 0 && q < report_.num_queries ? q_.Name(q) : std::string("?"), j));
 }
 
 void Diagnosis::CheckFiles() {
@@ -342,18 +368,22 @@ void Diagnosis::CheckDegrees(const Extent& e) {
 }
 
 void Diagnosis::CheckPositives() {
-  report_.positions_checked = true;
+  report_.positives_checked = true;
   // The same ground truth the evaluation uses, so that the doctor sees what recall will see.
-  auto positives = PositivesWithinRadius(d_.database_positions, d_.query_positions, d_.positive_radius);
+  auto positives = DatasetPositives(d_);
   int64_t covers_all = Distribution(positives);
-  Nearest();
+  if (!report_.positives_listed) Nearest();
   if (report_.queries_without_positive > 0) ReportWithoutPositive(positives);
   if (report_.num_database >= kMinDatabaseForCoverage && 2 * covers_all >= report_.num_queries) {
     Add(Severity::kWarning, "radius_covers_database",
         fmt::format("{} of {} queries have every database image as a positive: recall is trivially high", covers_all,
                     report_.num_queries),
-        fmt::format("the radius {} {} is too large for positions that span this little: check the unit and radius",
-                    Num(d_.positive_radius), d_.position_unit),
+        report_.positives_listed
+            ? std::string("the ground truth lists every database image for them: check that it belongs to these "
+                          "folders")
+            : fmt::format("the radius {} {} is too large for positions that span this little: check the unit and "
+                          "radius",
+                          Num(d_.positive_radius), d_.position_unit),
         covers_all);
   }
 }
@@ -386,15 +416,22 @@ void Diagnosis::ReportWithoutPositive(const std::vector<std::vector<int64_t>>& p
   bool all = without == report_.num_queries;
   const std::string& unit = d_.position_unit;
   std::string flag = unit == "frames" ? "--frame-tolerance" : "--radius";
+  const std::string where = report_.positives_listed
+                                ? std::string("listed by the ground truth")
+                                : fmt::format("within {} {}", Num(d_.positive_radius), unit);
+  const std::string hint =
+      report_.positives_listed
+          ? std::string("the file lists no database image of this folder for them (no row, -1, or only indices past "
+                        "the database): check that --db and --queries are the folders the ground truth belongs to")
+          : fmt::format("the nearest database image is {} {} away for the median query and {} {} for 90% of "
+                        "queries: check that positions and images are lined up and the unit, or set {} "
+                        "(a value of {} gives 90% of the queries a positive)",
+                        Num(report_.nearest.median), unit, Num(report_.nearest_p90), unit, flag,
+                        Num(std::ceil(report_.nearest_p90)));
   auto& f = Add(all ? Severity::kFatal : Severity::kWarning, "queries_without_positive",
-                fmt::format("{} of {} queries have no database image within {} {}{}", without, report_.num_queries,
-                            Num(d_.positive_radius), unit, all ? "" : ": they always count as misses"),
-                fmt::format("the nearest database image is {} {} away for the median query and {} {} for 90% of "
-                            "queries: check that positions and images are lined up and the unit, or set {} "
-                            "(a value of {} gives 90% of the queries a positive)",
-                            Num(report_.nearest.median), unit, Num(report_.nearest_p90), unit, flag,
-                            Num(std::ceil(report_.nearest_p90))),
-                without);
+                fmt::format("{} of {} queries have no database image {}{}", without, report_.num_queries, where,
+                            all ? "" : ": they always count as misses"),
+                hint, without);
   for (size_t q = 0; q < positives.size(); ++q)
     if (positives[q].empty()) Example(f, fmt::format("#{} {}", q, q_.Name(q)));
 }
@@ -454,21 +491,25 @@ std::string DoctorReport::ToText() const {
   out << fmt::format("dataset: {}  root: {}\n", kind.empty() ? "?" : kind, root.empty() ? "-" : root);
   out << fmt::format("images: {} database, {} queries (declared by the file: {} database, {} queries)\n", num_database,
                      num_queries, declared(declared_database), declared(declared_queries));
-  out << fmt::format("positive radius: {} {}\n", Num(positive_radius), position_unit);
+  if (positives_listed)
+    out << "positives: listed per query by the file\n";
+  else
+    out << fmt::format("positive radius: {} {}\n", Num(positive_radius), position_unit);
   if (files_checked)
     out << fmt::format("files: {} checked, {} missing, {} unreadable\n", num_database + num_queries, files_missing,
                        files_unreadable);
   else
     out << "files: not checked\n";
-  if (positions_checked) {
+  if (positives_checked) {
     out << fmt::format("queries without a positive: {}\n", queries_without_positive);
     out << fmt::format("positives per query: min {}, median {}, mean {:.2f}, max {}\n", Num(positives.min),
                        Num(positives.median), positives.mean, Num(positives.max));
     out << "  histogram:";
     for (const auto& b : histogram) out << fmt::format("  {}: {}", b.label, b.count);
     out << "\n";
-    out << fmt::format("nearest database image per query: median {1} {0}, 90% within {2} {0}, max {3} {0}\n",
-                       position_unit, Num(nearest.median), Num(nearest_p90), Num(nearest.max));
+    if (!positives_listed)
+      out << fmt::format("nearest database image per query: median {1} {0}, 90% within {2} {0}, max {3} {0}\n",
+                         position_unit, Num(nearest.median), Num(nearest_p90), Num(nearest.max));
   }
   for (const auto& f : findings) {
     out << fmt::format("{} [{}] {}\n", f.severity == Severity::kFatal ? "FATAL" : "warning", f.code, f.message);
@@ -504,12 +545,15 @@ nlohmann::json DoctorReport::ToJson() const {
                         {"declared_queries", declared_queries},
                         {"positive_radius", positive_radius},
                         {"position_unit", position_unit},
+                        {"positives_listed", positives_listed},
                         {"findings", findings_json}};
   if (files_checked) out["files"] = {{"missing", files_missing}, {"unreadable", files_unreadable}};
-  if (positions_checked) {
+  if (positives_checked) {
     out["queries_without_positive"] = queries_without_positive;
     out["positives_per_query"] = SummaryJson(positives);
     out["positives_per_query"]["histogram"] = histogram_json;
+  }
+  if (positives_checked && !positives_listed) {
     out["nearest_database_distance"] = SummaryJson(nearest);
     out["nearest_database_distance"]["p90"] = nearest_p90;
   }

@@ -54,6 +54,8 @@ struct DoctorReport {
   std::string root;
   std::string position_unit;
   double positive_radius = 0;
+  // The file lists each query's positives (VPR-Bench): no positions, radius or distances.
+  bool positives_listed = false;
   int64_t num_database = 0;
   int64_t num_queries = 0;
   int64_t declared_database = -1;
@@ -62,13 +64,15 @@ struct DoctorReport {
   bool files_checked = false;
   int64_t files_missing = 0;
   int64_t files_unreadable = 0;
-  // Ground truth (only when positions are usable: positions_checked).
-  bool positions_checked = false;
+  // Ground truth (only when it is well formed: positives_checked).
+  bool positives_checked = false;
   int64_t queries_without_positive = 0;
   DoctorStats positives;                // positives per query
   std::vector<DoctorBucket> histogram;  // positives per query: 0, 1, 2-5, 6-10, 11-20, >20
-  DoctorStats nearest;                  // distance from each query to its nearest database image
-  double nearest_p90 = 0;               // 90th percentile of that distance: a radius that covers 90%
+  // With positions only: the distance from each query to its nearest database image,
+  // and its 90th percentile (a radius that covers 90%).
+  DoctorStats nearest;
+  double nearest_p90 = 0;
   std::vector<DoctorFinding> findings;  // fatal ones first
 
   // No fatal finding.

@@ -154,7 +154,7 @@ TEST(DatasetDoctor, InconsistentListsAreFatalNotAnException) {
   DoctorReport r = Diagnose(d, NoFiles());
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(Codes(r), std::vector<std::string>{"malformed"});
-  EXPECT_FALSE(r.positions_checked);
+  EXPECT_FALSE(r.positives_checked);
 }
 
 TEST(DatasetDoctor, EmptySetIsFatal) {
@@ -390,6 +390,85 @@ TEST(DatasetDoctor, HeapUtilBerlinWithoutImages) {
   // The positions themselves are fine: metres, and every query has a positive within 50 m.
   EXPECT_EQ(r.Find("degrees_as_metres"), nullptr) << r.ToText();
   std::cout << r.ToText();
+}
+
+
+// ---- Listed positives (VPR-Bench)
+
+// LineDataset's images with the positives given as lists instead of positions.
+Dataset ListedDataset(size_t n_db, std::vector<std::vector<int64_t>> lists) {
+  Dataset d = LineDataset("/x", std::vector<double>(n_db, 0.0), std::vector<double>(lists.size(), 0.0), 0);
+  d.kind = "vprbench_npy";
+  d.database_positions.clear();
+  d.query_positions.clear();
+  d.explicit_positives = std::move(lists);
+  return d;
+}
+
+TEST(DatasetDoctor, VprBenchGardensPointIsUsableAndReportsTheDroppedReferences) {
+  const fs::path gp = fs::path(VPR_SHARED_DIR) / "data" / "gardens_point";
+  if (!fs::is_regular_file(gp / "vprbench_ground_truth.npy")) GTEST_SKIP() << "real data absent: " << gp;
+  DatasetSource source;
+  source.file = (gp / "vprbench_ground_truth.npy").string();
+  source.database_dir = (gp / "day_right").string();
+  source.query_dir = (gp / "day_left").string();
+  Dataset d = LoadDataset(source);
+  DoctorReport r = Diagnose(d);
+  EXPECT_TRUE(r.ok()) << r.ToText();
+  EXPECT_TRUE(r.positives_listed);
+  EXPECT_TRUE(r.positives_checked);
+  EXPECT_EQ(r.files_missing, 0);
+  EXPECT_EQ(r.declared_queries, 200);
+  EXPECT_EQ(r.queries_without_positive, 0);
+  // 3 positives at both ends of the route, 5 in between.
+  EXPECT_EQ(r.positives.min, 3);
+  EXPECT_EQ(r.positives.median, 5);
+  EXPECT_EQ(r.positives.max, 5);
+  ASSERT_EQ(Codes(r), std::vector<std::string>{"positives_outside_database"});
+  const DoctorFinding& dropped = r.findings[0];
+  EXPECT_EQ(dropped.severity, Severity::kWarning);
+  EXPECT_EQ(dropped.count, 3);
+  EXPECT_NE(dropped.message.find(source.file), std::string::npos) << dropped.message;
+  EXPECT_EQ(dropped.examples.front(), "query #198 day_left/Image198.jpg -> database #200");
+  const std::string text = r.ToText();
+  EXPECT_NE(text.find("positives: listed per query by the file"), std::string::npos) << text;
+  EXPECT_EQ(text.find("nearest database image"), std::string::npos) << text;
+  EXPECT_EQ(text.find("radius"), std::string::npos) << text;
+  EXPECT_FALSE(r.ToJson().contains("nearest_database_distance"));
+  EXPECT_EQ(r.ToJson()["positives_listed"], true);
+  // The file is the |i - j| <= 2 ground truth: eval scores exactly as --frame-tolerance 2.
+  EXPECT_EQ(DatasetPositives(d),
+            DatasetPositives(LoadFrameAlignedDataset(source.database_dir, source.query_dir, 2)));
+  std::cout << text;
+}
+
+TEST(DatasetDoctor, VprBenchRowsShortOfTheQueriesAreFatal) {
+  Dataset d = ListedDataset(3, {{0}, {1, 2}, {}});
+  d.declared_queries = 2;
+  DoctorReport r = Diagnose(d, NoFiles());
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(Codes(r), (std::vector<std::string>{"declared_count_mismatch", "queries_without_positive"}));
+  EXPECT_EQ(r.findings[0].message, "the file has 2 query rows but 3 query images were found");
+  const DoctorFinding& without = r.findings[1];
+  EXPECT_EQ(without.severity, Severity::kWarning);
+  EXPECT_EQ(without.message, "1 of 3 queries have no database image listed by the ground truth: they always count "
+                             "as misses");
+  EXPECT_EQ(without.examples, std::vector<std::string>{"#2 q/002.png"});
+}
+
+TEST(DatasetDoctor, VprBenchListsWithoutAnyPositiveAreFatal) {
+  DoctorReport r = Diagnose(ListedDataset(3, {{}, {}}), NoFiles());
+  EXPECT_FALSE(r.ok());
+  ASSERT_NE(r.Find("queries_without_positive"), nullptr) << r.ToText();
+  EXPECT_EQ(r.Find("queries_without_positive")->severity, Severity::kFatal);
+}
+
+TEST(DatasetDoctor, VprBenchListsOutsideTheDatabaseAreMalformed) {
+  DoctorReport r = Diagnose(ListedDataset(3, {{0}, {3}}), NoFiles());
+  EXPECT_EQ(Codes(r), std::vector<std::string>{"malformed"});
+  EXPECT_NE(r.findings[0].message.find("the positives of query 1 must be sorted, unique database indices below 3"),
+            std::string::npos)
+      << r.findings[0].message;
 }
 
 }  // namespace

@@ -72,4 +72,9 @@ std::vector<std::vector<int64_t>> PositivesWithinRadius(const std::vector<double
   return positives;
 }
 
+std::vector<std::vector<int64_t>> DatasetPositives(const Dataset& dataset) {
+  if (dataset.HasExplicitPositives()) return dataset.explicit_positives;
+  return PositivesWithinRadius(dataset.database_positions, dataset.query_positions, dataset.positive_radius);
+}
+
 }  // namespace vpr

@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 
+#include "vpr/data/dataset.h"
 #include "vpr/index/knn.h"
 
 namespace vpr {
@@ -20,5 +21,10 @@ std::map<int, double> RecallAtN(const KnnResult& result, const std::vector<std::
 std::vector<std::vector<int64_t>> PositivesWithinRadius(const std::vector<double>& db_positions,
                                                         const std::vector<double>& query_positions,
                                                         double radius);
+
+// The positives of every query of `dataset`, sorted: its listed ones
+// (Dataset::explicit_positives), else those within positive_radius. What eval, training
+// validation and `vpr doctor` score against.
+std::vector<std::vector<int64_t>> DatasetPositives(const Dataset& dataset);
 
 }  // namespace vpr

@@ -18,21 +18,27 @@
 namespace vpr {
 
 void ResizeOptions::Check() const {
-  VPR_CHECK(height >= 0 && width >= 0 && max_side >= 0, "image sizes must be positive, got --resize ",
+  VPR_CHECK_USAGE(height >= 0 && width >= 0 && max_side >= 0, "image sizes must be positive, got --resize ",
             height, "x", width, " --max-side ", max_side);
-  VPR_CHECK((height > 0) == (width > 0), "--resize needs both height and width, e.g. 480x640");
-  VPR_CHECK(height <= kMaxSide && width <= kMaxSide && max_side <= kMaxSide, "image sizes must be at most ", kMaxSide,
+  VPR_CHECK_USAGE((height > 0) == (width > 0), "--resize needs both height and width, e.g. 480x640");
+  VPR_CHECK_USAGE(height <= kMaxSide && width <= kMaxSide && max_side <= kMaxSide, "image sizes must be at most ", kMaxSide,
             " pixels a side, got --resize ", height, "x", width, " --max-side ", max_side);
-  VPR_CHECK(!(height > 0 && max_side > 0), "--resize and --max-side are exclusive: pick one");
-  VPR_CHECK(max_pixels >= 1, "--max-pixels must be positive, got ", max_pixels);
+  VPR_CHECK_USAGE(!(height > 0 && max_side > 0), "--resize and --max-side are exclusive: pick one");
+  VPR_CHECK_USAGE(max_pixels >= 1, "--max-pixels must be positive, got ", max_pixels);
 }
 
 void ResizeOptions::ParseFixed(const std::string& text) {
   std::smatch m;
-  VPR_CHECK(std::regex_match(text, m, std::regex(R"((\d+)[xX](\d+))")), "--resize expects HEIGHTxWIDTH such as 480x640, got '", text, "'");
+  VPR_CHECK_USAGE(std::regex_match(text, m, std::regex(R"((\d+)[xX](\d+))")), "--resize expects HEIGHTxWIDTH such as 480x640, got '", text, "'");
   height = std::stoi(m[1].str());
   width = std::stoi(m[2].str());
-  VPR_CHECK(height > 0 && width > 0, "--resize sizes must be positive, got '", text, "'");
+  VPR_CHECK_USAGE(height > 0 && width > 0, "--resize sizes must be positive, got '", text, "'");
+}
+
+std::string ResizeOptions::Describe() const {
+  if (height > 0) return std::to_string(height) + "x" + std::to_string(width);
+  if (max_side > 0) return "max side " + std::to_string(max_side);
+  return "native size";
 }
 
 std::pair<int, int> ResizeOptions::OutputSize(int in_h, int in_w) const {

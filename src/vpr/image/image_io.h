@@ -34,6 +34,12 @@ struct ResizeOptions {
   void ParseFixed(const std::string& text);
   // Output size for an input of in_h x in_w.
   std::pair<int, int> OutputSize(int in_h, int in_w) const;
+  // "480x640", "max side 320" or "native size".
+  std::string Describe() const;
+  // The same output size rule (decoding settings aside).
+  bool SameSize(const ResizeOptions& other) const {
+    return height == other.height && width == other.width && max_side == other.max_side;
+  }
 };
 
 // Decodes the file at `path` (JPEG, PNG, BMP, WebP, PNM or TIFF, through OpenCV; grayscale,

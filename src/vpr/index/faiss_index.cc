@@ -1,6 +1,7 @@
 #include "vpr/index/faiss_index.h"
 
 #include <faiss/AutoTune.h>
+#include <faiss/IVFlib.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFPQ.h>
@@ -94,15 +95,37 @@ std::vector<int64_t> SampleRows(int64_t n, int64_t m, uint64_t seed) {
   return rows;
 }
 
+IndexInfo NewInfo(const IndexOptions& options, int64_t dim, int64_t n, const std::string& descriptors) {
+  IndexInfo info;
+  info.factory = options.factory;
+  info.metric = options.metric;
+  info.dim = dim;
+  info.ntotal = n;
+  info.descriptors = descriptors;
+  return info;
+}
+
 int64_t TrainRowCount(int64_t n, const IndexOptions& options) {
+  if (options.train_size > n)
+    Log().warn("index: --train-size {} is more than the {} database rows: training on all {}", options.train_size, n, n);
   return options.train_size > 0 ? std::min(options.train_size, n) : n;
 }
 
-void Train(faiss::Index& index, const float* x, int64_t n, const IndexOptions& options) {
-  int64_t need = MinTrainRows(&index);
+// n of the database's `total` rows train `index`: fails with advice that can be followed
+// when faiss cannot train on so few, and warns below the 39 rows per centroid it wants.
+void Train(faiss::Index& index, const float* x, int64_t n, int64_t total, const IndexOptions& options) {
+  const int64_t need = MinTrainRows(&index);
+  const std::string fewer_lists = "IVF" + std::to_string(std::max<int64_t>(1, total / 39)) + ",Flat";
+  if (n < need && n < total)
+    VPR_THROW("index '", options.factory, "' needs at least ", need, " training rows (faiss recommends ", 39 * need,
+              "), got ", n, " (--train-size): raise --train-size to ", std::min(total, 39 * need), " or 0 (all ",
+              total, " rows)");
   VPR_CHECK(n >= need, "index '", options.factory, "' needs at least ", need, " training rows (faiss recommends ",
-            39 * need, "), got ", n, ": raise --train-size, describe more images, or use fewer IVF lists (e.g. IVF",
-            std::max<int64_t>(1, n / 39), ",Flat), fewer PQ bits (PQ<m>x4 has 16 centroids) or \"Flat\"");
+            39 * need, ") but the database has only ", n, ": use fewer IVF lists (", fewer_lists,
+            " for ", total, " rows), fewer PQ bits (PQ<m>x4 has 16 centroids), HNSW32 (no training) or Flat (exact)");
+  if (n < 39 * need)
+    Log().warn("index: '{}' trains on {} rows, fewer than the {} faiss recommends ({} per list or centroid); "
+               "{} suits {} rows", options.factory, n, 39 * need, 39, fewer_lists, total);
   Log().info("index: training '{}' on {} rows", options.factory, n);
   try {
     index.train(n, x);
@@ -151,13 +174,13 @@ std::string MetricName(faiss::MetricType metric) {
 }  // namespace
 
 void IndexOptions::Check() const {
-  VPR_CHECK(!factory.empty(), "--factory is empty; ", kFactoryExamples);
-  VPR_CHECK(metric == "l2" || metric == "ip", "unknown --metric '", metric,
+  VPR_CHECK_USAGE(!factory.empty(), "--factory is empty; ", kFactoryExamples);
+  VPR_CHECK_USAGE(metric == "l2" || metric == "ip", "unknown --metric '", metric,
             "': use l2 (squared Euclidean) or ip (inner product; cosine on L2-normalised descriptors)");
-  VPR_CHECK(train_size >= 0, "--train-size must be >= 0 (0 = all rows), got ", train_size);
-  VPR_CHECK(nprobe >= 0, "--nprobe must be >= 0 (0 = faiss' default), got ", nprobe);
-  VPR_CHECK(hnsw_ef_search >= 0, "--ef-search must be >= 0 (0 = faiss' default), got ", hnsw_ef_search);
-  VPR_CHECK(chunk_rows >= 0, "chunk rows must be >= 0 (0 = about 64 MiB), got ", chunk_rows);
+  VPR_CHECK_USAGE(train_size >= 0, "--train-size must be >= 0 (0 = all rows), got ", train_size);
+  VPR_CHECK_USAGE(nprobe >= 0, "--nprobe must be >= 0 (0 = faiss' default), got ", nprobe);
+  VPR_CHECK_USAGE(hnsw_ef_search >= 0, "--ef-search must be >= 0 (0 = faiss' default), got ", hnsw_ef_search);
+  VPR_CHECK_USAGE(chunk_rows >= 0, "chunk rows must be >= 0 (0 = about 64 MiB), got ", chunk_rows);
 }
 
 nlohmann::json IndexInfo::ToJson() const {
@@ -188,8 +211,9 @@ IndexInfo IndexInfo::FromJson(const nlohmann::json& json, const std::string& sou
   } catch (const nlohmann::json::exception& e) {
     VPR_THROW("'", source, "' is not a vpr index sidecar: ", e.what());
   }
-  VPR_CHECK(info.format_version == 1, "'", source, "' has format_version ", info.format_version,
-            "; this vpr reads version 1");
+  // Version 1 stored absolute paths; 2 stores them relative to the index's folder.
+  VPR_CHECK(info.format_version == 1 || info.format_version == 2, "'", source, "' has format_version ",
+            info.format_version, "; this vpr reads versions 1 and 2: rebuild the index with this vpr");
   VPR_CHECK(info.metric == "l2" || info.metric == "ip", "'", source, "': unknown metric '", info.metric, "'");
   return info;
 }
@@ -220,17 +244,17 @@ FaissIndex FaissIndex::Build(const float* data, int64_t n, int64_t dim, const In
   if (!index->is_trained) {
     int64_t m = TrainRowCount(n, options);
     if (m == n) {
-      Train(*index, data, n, options);
+      Train(*index, data, n, n, options);
     } else {  // gather the sample only: the database itself is never copied
       std::vector<float> sample(m * dim);
       std::vector<int64_t> rows = SampleRows(n, m, options.seed);
       for (int64_t i = 0; i < m; ++i) std::copy_n(data + rows[i] * dim, dim, sample.data() + i * dim);
-      Train(*index, sample.data(), m, options);
+      Train(*index, sample.data(), m, n, options);
     }
   }
   AddInChunks(*index, n, ChunkRows(dim, options), options.factory,
               [&](int64_t begin, int64_t) { return data + begin * dim; });
-  FaissIndex out(std::move(index), {1, options.factory, options.metric, dim, n, "", ""});
+  FaissIndex out(std::move(index), NewInfo(options, dim, n, ""));
   out.SetSearchParams(options.nprobe, options.hnsw_ef_search);
   return out;
 }
@@ -258,7 +282,7 @@ FaissIndex FaissIndex::BuildFromNpy(const std::string& npy_path, const IndexOpti
     } else {
       for (int64_t i = 0; i < m; ++i) reader.ReadRows(rows[i], 1, sample.data() + i * dim);
     }
-    Train(*index, sample.data(), m, options);
+    Train(*index, sample.data(), m, n, options);
   }
   const int64_t chunk = ChunkRows(dim, options);
   std::vector<float> buffer(std::min(chunk, n) * dim);
@@ -267,7 +291,7 @@ FaissIndex FaissIndex::BuildFromNpy(const std::string& npy_path, const IndexOpti
     finite(buffer.data(), begin, count);
     return static_cast<const float*>(buffer.data());
   });
-  FaissIndex out(std::move(index), {1, options.factory, options.metric, dim, n, npy_path, ""});
+  FaissIndex out(std::move(index), NewInfo(options, dim, n, npy_path));
   out.SetSearchParams(options.nprobe, options.hnsw_ef_search);
   return out;
 }
@@ -278,6 +302,38 @@ void FaissIndex::SetSources(const std::string& descriptors, const std::string& n
   std::error_code ec;
   info_.names_fingerprint = std::filesystem::is_regular_file(names, ec) ? FingerprintFileContent(names) : "";
 }
+
+namespace {
+
+std::filesystem::path FolderOf(const std::string& index_path) {
+  return std::filesystem::absolute(index_path).lexically_normal().parent_path();
+}
+
+// Sidecar paths are relative to the index's folder: the index, its sidecar and the
+// files beside them can move together (absolute when no relative path exists).
+std::string RelativeToIndex(const std::string& file, const std::string& index_path) {
+  if (file.empty()) return file;
+  std::filesystem::path relative =
+      std::filesystem::absolute(file).lexically_normal().lexically_relative(FolderOf(index_path));
+  return relative.empty() ? std::filesystem::absolute(file).string() : relative.string();
+}
+
+// A sidecar path as a path to open: relative ones against the index's folder. A file
+// that is not there but whose name is beside the index (an index moved without the
+// folders around it) is taken from beside the index.
+std::string ResolveFromIndex(const std::string& stored, const std::string& index_path) {
+  if (stored.empty()) return stored;
+  std::filesystem::path path = stored;
+  if (path.is_relative()) path = (FolderOf(index_path) / path).lexically_normal();
+  if (std::filesystem::exists(path)) return path.string();
+  std::filesystem::path beside = FolderOf(index_path) / path.filename();
+  if (!std::filesystem::exists(beside)) return path.string();
+  Log().info("'{}' is not where the sidecar of '{}' says; using '{}' beside the index", path.string(), index_path,
+             beside.string());
+  return beside.string();
+}
+
+}  // namespace
 
 void FaissIndex::Save(const std::string& path) const {
   FileSet set;  // the index and its sidecar appear together
@@ -295,6 +351,8 @@ void FaissIndex::Save(const std::string& path) const {
     VPR_CHECK(out, "writing '", path, "' failed (disk full?)");
   }
   IndexInfo info = info_;
+  info.descriptors = RelativeToIndex(info.descriptors, path);
+  info.names = RelativeToIndex(info.names, path);
   info.index_fingerprint = FingerprintFileContent(tmp);
   set.Write(IndexInfoPath(path), info.ToJson().dump(2) + "\n");
   set.Commit();
@@ -314,7 +372,7 @@ FaissIndex FaissIndex::Load(const std::string& path) {
     VPR_THROW("'", path, "' declares more data than its ", file_bytes, " bytes can hold: the index file is corrupt; ",
               "rebuild it with vpr index");
   }
-  IndexInfo info{1, "unknown", MetricName(index->metric_type), index->d, index->ntotal, "", ""};
+  IndexInfo info = NewInfo({"unknown", MetricName(index->metric_type)}, index->d, index->ntotal, "");
   std::string sidecar = IndexInfoPath(path);
   if (std::filesystem::exists(sidecar)) {
     nlohmann::json json;
@@ -324,6 +382,8 @@ FaissIndex FaissIndex::Load(const std::string& path) {
       VPR_THROW("'", sidecar, "' is not valid JSON: ", e.what());
     }
     info = IndexInfo::FromJson(json, sidecar);
+    info.descriptors = ResolveFromIndex(info.descriptors, path);
+    info.names = ResolveFromIndex(info.names, path);
     VPR_CHECK(info.index_fingerprint.empty() || info.index_fingerprint == FingerprintFileContent(path), "'", sidecar,
               "' was written for another version of '", path,
               "' (content fingerprints differ: a run was interrupted or one file was replaced); rebuild with vpr index");
@@ -349,6 +409,10 @@ void FaissIndex::SetSearchParams(int nprobe, int hnsw_ef_search) {
     }
   };
   set("nprobe", nprobe, "--nprobe");
+  const faiss::IndexIVF* ivf = faiss::ivflib::try_extract_index_ivf(index_.get());
+  if (ivf && nprobe > 0 && static_cast<size_t>(nprobe) > ivf->nlist)
+    Log().warn("--nprobe {} is more than the {} lists of '{}': all {} are visited (an exhaustive search)", nprobe,
+               ivf->nlist, info_.factory, ivf->nlist);
   set("efSearch", hnsw_ef_search, "--ef-search");
 }
 

@@ -40,13 +40,16 @@ struct IndexOptions {
 // What INDEX.json (the sidecar written next to an index file) records, so that search
 // knows the metric and the database names without the original command line.
 struct IndexInfo {
-  int format_version = 1;
+  int format_version = 2;
   std::string factory;
   std::string metric;
   int64_t dim = 0;
   int64_t ntotal = 0;
-  std::string descriptors;  // the .npy the index was built from ("" when built in memory)
-  std::string names;        // its names file, line i = database id i ("" when unknown)
+  // The .npy the index was built from ("" when built in memory) and its names file, line
+  // i = database id i ("" when unknown): paths to open in memory, relative to the index's
+  // folder in the sidecar.
+  std::string descriptors;
+  std::string names;
   // Content fingerprints (FingerprintFileContent) of the index file and of the names
   // file when the sidecar was written: a reader refuses a pair that no longer matches.
   std::string index_fingerprint, names_fingerprint;

@@ -136,7 +136,7 @@ TEST(FaissIndex, SaveLoadRoundTripKeepsResultsAndSidecar) {
   options.metric = "ip";
   options.nprobe = 4;
   FaissIndex index = FaissIndex::Build(db.data.data(), db.n, db.dim, options);
-  index.SetSources("db.npy", "db.names.txt");
+  index.SetSources((dir / "db.npy").string(), (dir / "db.names.txt").string());
   std::string path = (dir / "db.index").string();
   index.Save(path);
   ASSERT_TRUE(fs::exists(IndexInfoPath(path)));
@@ -144,12 +144,38 @@ TEST(FaissIndex, SaveLoadRoundTripKeepsResultsAndSidecar) {
   FaissIndex loaded = FaissIndex::Load(path);
   EXPECT_EQ(loaded.info().factory, "IVF16,Flat");
   EXPECT_EQ(loaded.info().metric, "ip");
-  EXPECT_EQ(loaded.info().names, "db.names.txt");
+  EXPECT_EQ(loaded.info().names, (dir / "db.names.txt").string());
   EXPECT_EQ(loaded.info().ntotal, 1000);
   loaded.SetSearchParams(4, 0);  // nprobe is not stored in the file
   KnnResult a = index.Search(q.data.data(), q.n, q.dim, 5), b = loaded.Search(q.data.data(), q.n, q.dim, 5);
   EXPECT_EQ(a.ids, b.ids);
   EXPECT_EQ(a.distances, b.distances);
+}
+
+// The sidecar names its files relative to the index's folder: a moved folder (or an
+// index moved with its files beside it) stays searchable with names.
+TEST(FaissIndex, SidecarPathsAreRelativeSoAMovedIndexFindsItsFiles) {
+  fs::path dir = TempDir("portable");
+  fs::create_directories(dir / "a" / "names");
+  Points db = Clustered(100, 8, 4, 3);
+  FaissIndex index = FaissIndex::Build(db.data.data(), db.n, db.dim, {});
+  index.SetSources((dir / "a" / "db.npy").string(), (dir / "a" / "names" / "db.names.txt").string());
+  index.Save((dir / "a" / "db.index").string());
+  std::ofstream((dir / "a" / "names" / "db.names.txt").string()) << "x\n";
+  std::ifstream sidecar(IndexInfoPath((dir / "a" / "db.index").string()));
+  nlohmann::json json = nlohmann::json::parse(sidecar);
+  EXPECT_EQ(json["names"], "names/db.names.txt");
+  EXPECT_EQ(json["descriptors"], "db.npy");
+  EXPECT_EQ(json["format_version"], 2);
+
+  fs::rename(dir / "a", dir / "b");
+  EXPECT_EQ(FaissIndex::Load((dir / "b" / "db.index").string()).info().names,
+            (dir / "b" / "names" / "db.names.txt").string());
+  // Only the index, its sidecar and the names file moved, all into one folder.
+  fs::create_directories(dir / "c");
+  for (const char* name : {"db.index", "db.index.json", "names/db.names.txt"})
+    fs::rename(dir / "b" / name, dir / "c" / fs::path(name).filename());
+  EXPECT_EQ(FaissIndex::Load((dir / "c" / "db.index").string()).info().names, (dir / "c" / "db.names.txt").string());
 }
 
 TEST(FaissIndex, StreamingBuildFromNpyEqualsInMemoryBuild) {
@@ -224,6 +250,14 @@ TEST(FaissIndex, TooFewTrainingRowsAndDimMismatchAreClearErrors) {
   options.factory = "IVF256,Flat";
   std::string message = ThrownMessage([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
   EXPECT_NE(message.find("at least 256 training rows"), std::string::npos) << message;
+  EXPECT_NE(message.find("the database has only 100: use fewer IVF lists (IVF2,Flat for 100 rows)"),
+            std::string::npos) << message;
+  EXPECT_EQ(message.find("--train-size"), std::string::npos) << "more training rows cannot help: " << message;
+  options.factory = "IVF64,Flat";
+  options.train_size = 50;
+  message = ThrownMessage([&] { FaissIndex::Build(db.data.data(), db.n, db.dim, options); });
+  EXPECT_NE(message.find("raise --train-size to 100 or 0 (all 100 rows)"), std::string::npos) << message;
+  options.train_size = 0;
 
   options.factory = "PQ4";
   options.train_size = 200;  // more than there are: all 100 are used, PQ needs 256

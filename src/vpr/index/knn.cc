@@ -31,7 +31,7 @@ KnnResult ExactKnnL2(const float* database, int64_t n_db, const float* queries, 
 }
 
 void KMeansOptions::Check() const {
-  VPR_CHECK(iterations > 0, "k-means iterations must be positive, got ", iterations);
+  VPR_CHECK_USAGE(iterations > 0, "k-means iterations must be positive, got ", iterations);
 }
 
 std::vector<float> KMeans(const float* points, int64_t n, int64_t dim, int64_t k, const KMeansOptions& options) {

@@ -14,8 +14,8 @@
 namespace vpr {
 
 void WpcaOptions::Check() const {
-  VPR_CHECK(out_dim > 0, "the WPCA dimension must be positive, got ", out_dim);
-  VPR_CHECK(epsilon >= 0, "the WPCA epsilon must be >= 0, got ", epsilon);
+  VPR_CHECK_USAGE(out_dim > 0, "the WPCA dimension must be positive, got ", out_dim);
+  VPR_CHECK_USAGE(epsilon >= 0, "the WPCA epsilon must be >= 0, got ", epsilon);
 }
 
 Wpca Wpca::Truncated(int64_t dim) const {

@@ -580,10 +580,11 @@ nlohmann::json CheckpointInfo(const TorchFile& file) {
   if (!file.root || file.root->kind != Kind::kDict) return info;
   for (const auto& [key, value] : file.root->entries) {
     if (key->kind != Kind::kString) continue;
-    if (key->text == "vpr" && value->kind == Kind::kDict) {
+    // The small dicts vpr itself writes: the model's options and its image size.
+    if ((key->text == "vpr" || key->text == "resize") && value->kind == Kind::kDict) {
       size_t budget = 10000;
-      info["vpr"] = *ToJson(*value, &budget);
-      if (budget == 0) Log().warn("checkpoint 'vpr' info is too large; only part of it is read");
+      info[key->text] = *ToJson(*value, &budget);
+      if (budget == 0) Log().warn("checkpoint '{}' info is too large; only part of it is read", key->text);
     } else if (auto scalar = ScalarJson(*value)) {
       info[key->text] = *scalar;
     }

@@ -37,7 +37,7 @@ TorchFile LoadTorchBytes(const std::string& bytes, const std::string& name_for_e
 StateDict ExtractStateDict(const TorchFile& file, const std::string& path_for_errors);
 
 // The root's top-level entries that are plain scalars or strings (epoch, best_score,
-// arch, ...) and, when the root has a "vpr" dict, its content under "vpr": what a
+// arch, ...) and the "vpr" and "resize" dicts vpr writes (model options, image size): what a
 // checkpoint says about itself. Numpy scalars count as numbers.
 nlohmann::json CheckpointInfo(const TorchFile& file);
 

@@ -212,11 +212,11 @@ nn::Sequential MakeResNet(const std::string& arch, int cut) {
 
 void BackboneOptions::Check() const {
   const auto& archs = SupportedArchs();
-  VPR_CHECK(std::find(archs.begin(), archs.end(), arch) != archs.end(), "unknown backbone '", arch,
+  VPR_CHECK_USAGE(std::find(archs.begin(), archs.end(), arch) != archs.end(), "unknown backbone '", arch,
             "': use vgg16, mobilenet_v2, resnet18 or resnet50");
-  VPR_CHECK(cut >= 0 && cut <= MaxCut(arch), "--cut ", cut, " is out of range for ", arch, " (1..",
+  VPR_CHECK_USAGE(cut >= 0 && cut <= MaxCut(arch), "--cut ", cut, " is out of range for ", arch, " (1..",
             MaxCut(arch), ", 0 = default ", DefaultCut(arch), ")");
-  VPR_CHECK(!tf_padding || arch == "mobilenet_v2", "--tf-padding applies to mobilenet_v2 only, not ", arch);
+  VPR_CHECK_USAGE(!tf_padding || arch == "mobilenet_v2", "--tf-padding applies to mobilenet_v2 only, not ", arch);
 }
 
 int BackboneOptions::ResolvedCut() const { return cut > 0 ? cut : DefaultCut(arch); }

@@ -247,8 +247,8 @@ LoadedModel LoadBackboneFile(const std::string& path, const StateDict& state, co
 }  // namespace
 
 void ModelFlags::Check() const {
-  VPR_CHECK(clusters >= 0 && clusters <= 65536, "--clusters must be in [0, 65536] (0 = inferred), got ", clusters);
-  VPR_CHECK(cut >= 0 && cut <= 100, "--cut must be in [0, 100] (0 = inferred), got ", cut);
+  VPR_CHECK_USAGE(clusters >= 0 && clusters <= 65536, "--clusters must be in [0, 65536] (0 = inferred), got ", clusters);
+  VPR_CHECK_USAGE(cut >= 0 && cut <= 100, "--cut must be in [0, 100] (0 = inferred), got ", cut);
 }
 
 namespace {
@@ -284,6 +284,26 @@ LoadedModel LoadModel(const std::string& path, const ModelFlags& flags) {
   loaded.model->eval();
   Log().info("'{}' ({} format): {}", file, torch_file.format, options.Describe());
   return loaded;
+}
+
+nlohmann::json ResizeRecord(const ResizeOptions& resize) {
+  return {{"height", resize.height}, {"width", resize.width}, {"max_side", resize.max_side}};
+}
+
+std::optional<ResizeOptions> RecordedResize(const nlohmann::json& info) {
+  if (!info.is_object() || !info.contains("resize") || !info["resize"].is_object()) return std::nullopt;
+  const nlohmann::json& r = info["resize"];
+  ResizeOptions resize;
+  try {
+    resize.height = r.value("height", 0);
+    resize.width = r.value("width", 0);
+    resize.max_side = r.value("max_side", 0);
+    resize.Check();
+  } catch (const std::exception& e) {
+    Log().warn("the checkpoint's recorded image size {} is unusable ({}); ignoring it", r.dump(), e.what());
+    return std::nullopt;
+  }
+  return resize;
 }
 
 void SaveModel(const std::string& path, VprModel& model, const nlohmann::json& extra) {

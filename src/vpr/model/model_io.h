@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vpr/image/image_io.h"
 #include "vpr/io/torch_file.h"
 #include "vpr/model/vpr_model.h"
 
@@ -67,5 +68,12 @@ StateDict ModelStateDict(torch::nn::Module& model);
 
 // Writes a zip-format checkpoint {"state_dict": ..., "vpr": options, <extra>} atomically.
 void SaveModel(const std::string& path, VprModel& model, const nlohmann::json& extra = {});
+
+// The image size a checkpoint was made at, as its info's "resize" entry ({"height",
+// "width", "max_side"}; all 0 = native size): vpr cluster, train and pca record it so that
+// the commands using the checkpoint run at that size by default.
+nlohmann::json ResizeRecord(const ResizeOptions& resize);
+// The size `info` records, or nullopt when it records none (files from other tools).
+std::optional<ResizeOptions> RecordedResize(const nlohmann::json& info);
 
 }  // namespace vpr

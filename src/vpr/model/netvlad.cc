@@ -7,9 +7,9 @@
 namespace vpr {
 
 void NetVLADOptions::Check() const {
-  VPR_CHECK(num_clusters > 0, "NetVLAD needs at least one cluster, got --clusters ", num_clusters);
-  VPR_CHECK(dim > 0, "NetVLAD feature dimension must be positive, got ", dim);
-  VPR_CHECK(alpha > 0, "NetVLAD alpha must be positive, got ", alpha);
+  VPR_CHECK_USAGE(num_clusters > 0, "NetVLAD needs at least one cluster, got --clusters ", num_clusters);
+  VPR_CHECK_USAGE(dim > 0, "NetVLAD feature dimension must be positive, got ", dim);
+  VPR_CHECK_USAGE(alpha > 0, "NetVLAD alpha must be positive, got ", alpha);
 }
 
 NetVLADImpl::NetVLADImpl(const NetVLADOptions& options) : options_(options) {

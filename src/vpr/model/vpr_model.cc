@@ -13,13 +13,13 @@ void ModelOptions::Resolve() {
 void ModelOptions::Check() const {
   backbone.Check();
   netvlad.Check();
-  VPR_CHECK(netvlad.dim == backbone.OutputDim(), "NetVLAD dim ", netvlad.dim, " does not match the ",
+  VPR_CHECK_USAGE(netvlad.dim == backbone.OutputDim(), "NetVLAD dim ", netvlad.dim, " does not match the ",
             backbone.arch, " encoder's ", backbone.OutputDim(), " channels");
-  VPR_CHECK(normalize == "imagenet" || normalize == "tf", "unknown --normalize '", normalize,
+  VPR_CHECK_USAGE(normalize == "imagenet" || normalize == "tf", "unknown --normalize '", normalize,
             "': use imagenet (torchvision mean/std) or tf (mean = std = 0.5)");
-  VPR_CHECK(pooling == "netvlad" || pooling == "avg" || pooling == "max", "unknown --pooling '", pooling,
+  VPR_CHECK_USAGE(pooling == "netvlad" || pooling == "avg" || pooling == "max", "unknown --pooling '", pooling,
             "': use netvlad, avg (global average pooling) or max (global max pooling)");
-  VPR_CHECK(wpca_dim >= 0 && wpca_dim <= PooledDim(), "WPCA dimension ", wpca_dim,
+  VPR_CHECK_USAGE(wpca_dim >= 0 && wpca_dim <= PooledDim(), "WPCA dimension ", wpca_dim,
             " must be between 0 and the pooled dimension ", PooledDim());
 }
 

@@ -14,8 +14,8 @@
 namespace vpr {
 
 void RuntimeOptions::Check() const {
-  VPR_CHECK(threads >= 0 && threads <= 4096, "--threads must be in [0, 4096] (0 = every usable CPU), got ", threads);
-  VPR_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown --device '", device, "': use cpu or cuda[:N]");
+  VPR_CHECK_USAGE(threads >= 0 && threads <= 4096, "--threads must be in [0, 4096] (0 = every usable CPU), got ", threads);
+  VPR_CHECK_USAGE(device == "cpu" || device.rfind("cuda", 0) == 0, "unknown --device '", device, "': use cpu or cuda[:N]");
   CheckPrecisionFlag(precision, device);
 }
 

@@ -18,23 +18,23 @@
 namespace vpr {
 
 void TrainOptions::Check() const {
-  VPR_CHECK(!out_dir.empty(), "--out must name the run folder");
-  VPR_CHECK(epochs >= 1, "--epochs must be >= 1, got ", epochs);
-  VPR_CHECK(train_blocks >= 0, "--train-blocks must be >= 0 (0 = NetVLAD only), got ", train_blocks);
-  VPR_CHECK(optimizer == "sgd" || optimizer == "adam", "unknown --optimizer '", optimizer, "': use sgd or adam");
-  VPR_CHECK(lr > 0 && std::isfinite(lr), "--lr must be positive, got ", lr);
-  VPR_CHECK(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got ", momentum);
-  VPR_CHECK(weight_decay >= 0, "--weight-decay must be >= 0, got ", weight_decay);
-  VPR_CHECK(lr_step >= 1, "--lr-step must be >= 1 epoch, got ", lr_step);
-  VPR_CHECK(checkpoint_every >= 0, "--checkpoint-every must be >= 0 queries (0 = at epoch ends only), got ",
+  VPR_CHECK_USAGE(!out_dir.empty(), "--out must name the run folder");
+  VPR_CHECK_USAGE(epochs >= 1, "--epochs must be >= 1, got ", epochs);
+  VPR_CHECK_USAGE(train_blocks >= 0, "--train-blocks must be >= 0 (0 = NetVLAD only), got ", train_blocks);
+  VPR_CHECK_USAGE(optimizer == "sgd" || optimizer == "adam", "unknown --optimizer '", optimizer, "': use sgd or adam");
+  VPR_CHECK_USAGE(lr > 0 && std::isfinite(lr), "--lr must be positive, got ", lr);
+  VPR_CHECK_USAGE(momentum >= 0 && momentum < 1, "--momentum must be in [0, 1), got ", momentum);
+  VPR_CHECK_USAGE(weight_decay >= 0, "--weight-decay must be >= 0, got ", weight_decay);
+  VPR_CHECK_USAGE(lr_step >= 1, "--lr-step must be >= 1 epoch, got ", lr_step);
+  VPR_CHECK_USAGE(checkpoint_every >= 0, "--checkpoint-every must be >= 0 queries (0 = at epoch ends only), got ",
             checkpoint_every);
-  VPR_CHECK(lr_gamma > 0 && lr_gamma <= 1, "--lr-gamma must be in (0, 1], got ", lr_gamma);
-  VPR_CHECK(accumulate >= 1, "--accumulate must be >= 1 tuple per step, got ", accumulate);
-  VPR_CHECK(clip_grad_norm >= 0, "--clip-grad-norm must be >= 0 (0 = off), got ", clip_grad_norm);
-  VPR_CHECK(cache_refresh >= 1, "--cache-refresh must be >= 1 query, got ", cache_refresh);
-  VPR_CHECK(feature_cache_mb >= 0, "--feature-cache-mb must be >= 0 (0 = keep none), got ", feature_cache_mb);
-  VPR_CHECK(patience >= 0, "--patience must be >= 0 (0 = never stop early), got ", patience);
-  VPR_CHECK(std::find(recall_at.begin(), recall_at.end(), select_recall_at) != recall_at.end(),
+  VPR_CHECK_USAGE(lr_gamma > 0 && lr_gamma <= 1, "--lr-gamma must be in (0, 1], got ", lr_gamma);
+  VPR_CHECK_USAGE(accumulate >= 1, "--accumulate must be >= 1 tuple per step, got ", accumulate);
+  VPR_CHECK_USAGE(clip_grad_norm >= 0, "--clip-grad-norm must be >= 0 (0 = off), got ", clip_grad_norm);
+  VPR_CHECK_USAGE(cache_refresh >= 1, "--cache-refresh must be >= 1 query, got ", cache_refresh);
+  VPR_CHECK_USAGE(feature_cache_mb >= 0, "--feature-cache-mb must be >= 0 (0 = keep none), got ", feature_cache_mb);
+  VPR_CHECK_USAGE(patience >= 0, "--patience must be >= 0 (0 = never stop early), got ", patience);
+  VPR_CHECK_USAGE(std::find(recall_at.begin(), recall_at.end(), select_recall_at) != recall_at.end(),
             "the best checkpoint is chosen by recall@", select_recall_at, ", which is not among --recall-at");
   mining.Check();
   extract.Check();
@@ -434,6 +434,7 @@ class Trainer {
     nlohmann::json line = m.ToJson();
     line["best_epoch"] = state_.best_epoch;
     nlohmann::json info = {{"epoch", epoch},
+                           {"resize", ResizeRecord(options_.extract.resize)},
                            {"recalls", state_.recalls},
                            {"best_score", state_.best_score},
                            {"optimizer", {{"type", options_.optimizer}, {"lr", m.lr}, {"momentum", options_.momentum},

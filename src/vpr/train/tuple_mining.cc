@@ -8,11 +8,11 @@
 namespace vpr {
 
 void MiningOptions::Check() const {
-  VPR_CHECK(mode == "hard" || mode == "random", "unknown --mining '", mode, "': use hard or random");
-  VPR_CHECK(negatives_sampled > 0, "--negatives-sampled must be positive, got ", negatives_sampled);
-  VPR_CHECK(negatives_kept > 0, "--negatives must be positive, got ", negatives_kept);
-  VPR_CHECK(margin > 0 && std::isfinite(margin), "--margin must be a positive number, got ", margin);
-  VPR_CHECK(negative_radius >= 0, "--negative-radius must be >= 0 (0 = the positive radius), got ", negative_radius);
+  VPR_CHECK_USAGE(mode == "hard" || mode == "random", "unknown --mining '", mode, "': use hard or random");
+  VPR_CHECK_USAGE(negatives_sampled > 0, "--negatives-sampled must be positive, got ", negatives_sampled);
+  VPR_CHECK_USAGE(negatives_kept > 0, "--negatives must be positive, got ", negatives_kept);
+  VPR_CHECK_USAGE(margin > 0 && std::isfinite(margin), "--margin must be a positive number, got ", margin);
+  VPR_CHECK_USAGE(negative_radius >= 0, "--negative-radius must be >= 0 (0 = the positive radius), got ", negative_radius);
 }
 
 void MiningStats::Add(MineOutcome outcome) {
@@ -26,6 +26,13 @@ void MiningStats::Add(MineOutcome outcome) {
 
 TupleCandidates FindTupleCandidates(const Dataset& dataset, double negative_radius) {
   dataset.Check();
+  if (dataset.HasExplicitPositives()) {
+    // Listed ground truth has no distances: every listed image is a positive candidate
+    // and every other one a possible negative.
+    VPR_CHECK(negative_radius == 0, "--negative-radius needs positions, but dataset '", dataset.kind,
+              "' lists the positives of each query: leave it out");
+    return {static_cast<int64_t>(dataset.database.size()), dataset.explicit_positives, dataset.explicit_positives};
+  }
   if (negative_radius == 0) negative_radius = dataset.positive_radius;
   VPR_CHECK(negative_radius >= dataset.positive_radius, "--negative-radius ", negative_radius, " ",
             dataset.position_unit, " is inside the positive radius ", dataset.positive_radius,

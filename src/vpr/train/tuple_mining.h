@@ -38,7 +38,7 @@ struct TrainingTuple {
   std::vector<int64_t> negatives;  // hardest first
 };
 
-// Ground truth of each training query, from positions.
+// Ground truth of each training query, from positions (or the dataset's listed positives).
 struct TupleCandidates {
   int64_t num_database = 0;
   // Database images within Dataset::TrainingPositiveRadius(), sorted: the positive's candidates.
@@ -46,7 +46,8 @@ struct TupleCandidates {
   // Database images within the negative radius, sorted: never negatives.
   std::vector<std::vector<int64_t>> near;
 };
-// negative_radius: 0 = dataset.positive_radius; else at least that (throws vpr::Error).
+// negative_radius: 0 = dataset.positive_radius; else at least that (throws vpr::Error);
+// must be 0 when the dataset lists its positives (both lists are then those).
 TupleCandidates FindTupleCandidates(const Dataset& dataset, double negative_radius = 0.0);
 
 enum class MineOutcome { kTuple, kNoPositive, kNoNegative, kNoViolatingNegative };

@@ -42,6 +42,23 @@ TEST(TupleMining, CandidatesFromPositions) {
   EXPECT_EQ(c.near[0], (std::vector<int64_t>{0, 1}));
 }
 
+TEST(TupleMining, ListedPositivesAreTheCandidatesAndAllOthersNegatives) {
+  Dataset d = LineDataset();
+  d.database_positions.clear();
+  d.query_positions.clear();
+  d.positive_radius = 0;
+  d.explicit_positives = {{2, 5}};
+  TupleCandidates c = FindTupleCandidates(d);
+  EXPECT_EQ(c.positives[0], (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(c.near[0], (std::vector<int64_t>{2, 5}));
+  try {
+    FindTupleCandidates(d, 3.0);
+    FAIL() << "a negative radius without positions must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--negative-radius needs positions"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TupleMining, NegativeRadiusWidensTheBandThatIsNeverNegative) {
   TupleCandidates c = FindTupleCandidates(LineDataset(), 3.0);
   EXPECT_EQ(c.positives[0], (std::vector<int64_t>{0, 1}));

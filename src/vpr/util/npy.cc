@@ -125,13 +125,17 @@ std::string HeaderDict(const std::string& bytes, const std::string& what, size_t
   return bytes.substr(offset, header_len);
 }
 
-// Kind ('f', 'i', 'u', 'b') and item size of a supported dtype.
-std::pair<char, int> ParseDtype(const std::string& header, const std::string& what, std::string* dtype) {
+std::string ParseDescr(const std::string& header, const std::string& what) {
   std::smatch m;
   VPR_CHECK(std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'")), what, ": no dtype in the header ",
             header);
-  *dtype = m[1].str();
-  VPR_CHECK(std::regex_match(*dtype, m, std::regex("([<|=>])([fiub])(\\d{1,2})")), what, ": dtype '", *dtype,
+  return m[1].str();
+}
+
+// Kind ('f', 'i', 'u', 'b') and item size of a supported dtype.
+std::pair<char, int> ParseDtype(const std::string& dtype, const std::string& what) {
+  std::smatch m;
+  VPR_CHECK(std::regex_match(dtype, m, std::regex("([<|=>])([fiub])(\\d{1,2})")), what, ": dtype '", dtype,
             "' is not supported: only numeric arrays (float32/float64, integers, bools) are; object and string "
             "arrays need pickle, save a numeric array instead");
   char kind = m[2].str()[0];
@@ -139,7 +143,7 @@ std::pair<char, int> ParseDtype(const std::string& header, const std::string& wh
   bool ok_size = kind == 'f'   ? (size == 4 || size == 8)
                  : kind == 'b' ? size == 1
                                : (size == 1 || size == 2 || size == 4 || size == 8);
-  VPR_CHECK(ok_size, what, ": unsupported dtype '", *dtype, "' (float32/float64, 1-8 byte integers, bool)");
+  VPR_CHECK(ok_size, what, ": unsupported dtype '", dtype, "' (float32/float64, 1-8 byte integers, bool)");
   VPR_CHECK(m[1].str() != ">" || size == 1, what,
             ": big-endian arrays are not supported; save with arr.astype(arr.dtype.newbyteorder('<'))");
   return {kind, size};
@@ -208,19 +212,27 @@ void ConvertData(const char* src, char kind, int size, NpyMatrix& out) {
 
 }  // namespace
 
-NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what) {
-  size_t data_start = 0;
-  std::string header = HeaderDict(bytes, what, &data_start);
-  NpyMatrix out;
-  auto [kind, size] = ParseDtype(header, what, &out.dtype);
+NpyHeader ReadNpyHeader(const std::string& bytes, const std::string& what) {
+  NpyHeader out;
+  std::string header = HeaderDict(bytes, what, &out.data_start);
+  out.dtype = ParseDescr(header, what);
   out.shape = ParseShape(header, what);
+  return out;
+}
+
+NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what) {
+  const NpyHeader header = ReadNpyHeader(bytes, what);
+  NpyMatrix out;
+  out.dtype = header.dtype;
+  out.shape = header.shape;
+  auto [kind, size] = ParseDtype(out.dtype, what);
   uint64_t need = 0;
   MatrixSize(out.shape, size, what, &out.rows, &out.cols, &need);
   const size_t n = static_cast<size_t>(need / size);
-  VPR_CHECK(bytes.size() - data_start >= need, what, ": file is truncated: expected ", need, " bytes of data, found ",
-            bytes.size() - data_start);
+  VPR_CHECK(bytes.size() - header.data_start >= need, what, ": file is truncated: expected ", need,
+            " bytes of data, found ", bytes.size() - header.data_start);
   out.data.resize(n);
-  ConvertData(bytes.data() + data_start, kind, size, out);
+  ConvertData(bytes.data() + header.data_start, kind, size, out);
   return out;
 }
 
@@ -276,8 +288,8 @@ NpyReader::NpyReader(const std::string& path) : path_(path), file_(path, std::io
   }
   size_t data_start = 0;
   std::string header = HeaderDict(bytes, path, &data_start);
-  std::string dtype;
-  auto [kind, size] = ParseDtype(header, path, &dtype);
+  const std::string dtype = ParseDescr(header, path);
+  auto [kind, size] = ParseDtype(dtype, path);
   VPR_CHECK(kind == 'f', "'", path, "' holds ", dtype, " values; descriptors must be float32 or float64");
   shape_ = ParseShape(header, path);
   uint64_t need = 0;

@@ -55,6 +55,16 @@ class NpyWriter {
   bool committed_ = false;
 };
 
+// The header of a .npy file: the dtype as written ("<f4", "|O"), the shape, and the offset
+// where the data starts (for an object array, a pickle). Throws vpr::Error naming `what`
+// on a malformed header or a Fortran-order array.
+struct NpyHeader {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  size_t data_start = 0;
+};
+NpyHeader ReadNpyHeader(const std::string& bytes, const std::string& what);
+
 // Reads a little-endian C-order array of float32/float64, signed or unsigned integers,
 // or bools (all but float32 also kept exactly in `values`).
 NpyMatrix ReadNpy(const std::string& path);

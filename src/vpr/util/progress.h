@@ -3,9 +3,26 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace vpr {
+
+// One report of a Progress, for a sink that is not the log (the CLI's terminal bar).
+struct ProgressUpdate {
+  std::string label;
+  std::string unit;
+  int64_t done = 0;
+  int64_t total = 0;  // 0 when unknown
+  double rate = 0.0;  // items per second so far
+  double eta_s = 0.0;
+  bool finished = false;  // the last update of this Progress
+};
+using ProgressSink = std::function<void(const ProgressUpdate&)>;
+
+// Sends every Progress's reports to `sink`, at most every `interval_s`, instead of a log
+// line every few seconds; the closing line is still logged. nullptr: log lines again.
+void SetProgressSink(ProgressSink sink, double interval_s = 0.2);
 
 class Progress {
  public:
@@ -23,6 +40,8 @@ class Progress {
   double rate() const;  // items per second so far
 
  private:
+  ProgressUpdate Update(bool finished) const;
+
   std::string label_;
   int64_t total_;
   std::string unit_;
