@@ -62,7 +62,9 @@ void BindTrainOptions(CLI::App& app, TrainOptions& o, std::string& recall_at) {
                  "last encoder blocks trained besides NetVLAD: 1 = VGG16 conv5, MobileNetV2 features[14:17] (cut 17), "
                  "ResNet the last layer; 0 = NetVLAD only")
       ->capture_default_str();
-  app.add_option("--optimizer", o.optimizer, "sgd | adam")->capture_default_str()->check(CLI::IsMember({"sgd", "adam"}));
+  app.add_option("--optimizer", o.optimizer, "sgd | adam (any case: pytorch-NetVlad's --optim SGD|ADAM)")
+      ->capture_default_str()
+      ->transform(CLI::IsMember({"sgd", "adam"}, CLI::ignore_case));
   app.add_option("--lr", o.lr, "learning rate")->capture_default_str();
   app.add_option("--momentum", o.momentum, "SGD momentum")->capture_default_str();
   app.add_option("--weight-decay", o.weight_decay, "weight decay")->capture_default_str();
