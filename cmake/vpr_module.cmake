@@ -31,7 +31,10 @@ function(vpr_module name)
     list(REMOVE_ITEM sources ${CMAKE_CURRENT_SOURCE_DIR}/${name}/${excluded})
   endforeach()
   add_library(vpr_${name} ${sources})
-  target_include_directories(vpr_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  # Installed, the modules offer only the public headers: include/vpr/ hides LibTorch and the rest.
+  target_include_directories(vpr_${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                                $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                                $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(vpr_${name} PUBLIC ${ARG_DEPS})
   if(ARG_TORCH_PCH)
     vpr_use_torch_pch(vpr_${name})

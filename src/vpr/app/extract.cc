@@ -89,7 +89,7 @@ class Extractor {
   }
 
   ExtractResult Finish(double seconds) {
-    progress_.Finish();
+    if (options_.log_progress) progress_.Finish();
     result_.seconds = seconds;
     result_.descriptors = rows_.empty() ? at::empty({0, result_.dim}) : at::cat(rows_, 0);
     if (!result_.failures.empty()) {
@@ -111,7 +111,7 @@ class Extractor {
       if (options_.on_rows) options_.on_rows(out, names);
       else rows_.push_back(out);
       result_.paths.insert(result_.paths.end(), names.begin(), names.end());
-      progress_.Add(static_cast<int64_t>(end - begin));
+      if (options_.log_progress) progress_.Add(static_cast<int64_t>(end - begin));
     } catch (const std::exception& e) {
       if (end - begin > 1) {  // find which image is at fault
         for (size_t k = begin; k < end; ++k) Forward(items, k, k + 1);
@@ -125,7 +125,7 @@ class Extractor {
   void Fail(const std::string& name, const std::string& reason) {
     Log().warn("skipping '{}': {}", name, reason);
     result_.failures.push_back({name, reason});
-    progress_.Add(1);
+    if (options_.log_progress) progress_.Add(1);
   }
 
   VprModel& model_;

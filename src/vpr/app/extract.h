@@ -28,6 +28,8 @@ struct ExtractOptions {
   int decode_threads = 0;
   // Progress line label.
   std::string label = "extract";
+  // false: no progress or closing line (a library describing frame by frame).
+  bool log_progress = true;
   // When set, each batch's descriptors (float32 rows, CPU) and image paths are handed
   // here in input order instead of being kept: memory stays bounded by the batch (vpr
   // extract streams them into the .npy). ExtractResult::descriptors is then 0 x dim.

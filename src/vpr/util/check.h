@@ -2,24 +2,11 @@
 #pragma once
 
 #include <sstream>
-#include <stdexcept>
 #include <string>
 
+#include "vpr/error.h"
+
 namespace vpr {
-
-// The one exception type of the project; its message says what was wrong and what to do.
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// A command line or an options struct that cannot work (an unknown flag, a value out of
-// its range, two options that exclude each other): the `vpr` binary exits 2 for these and
-// 1 for every other Error, so scripts can tell a wrong call from a failed run.
-class UsageError : public Error {
- public:
-  using Error::Error;
-};
 
 namespace internal {
 template <typename... Args>
