@@ -72,6 +72,10 @@ class PlaceDatabase {
   void Save(const std::string& path) const;
   // Throws vpr::Error naming the file when it is not a database this vpr reads.
   static PlaceDatabase Load(const std::string& path);
+  // The same bytes as Save, in memory (to embed a database in another file or a message);
+  // `what` names the source in FromBytes' errors.
+  std::string ToBytes() const;
+  static PlaceDatabase FromBytes(const std::string& bytes, const std::string& what);
 
  private:
   struct Impl;

@@ -165,7 +165,11 @@ PlaceInfo PlaceDatabase::Info(int64_t id) const {
   return it->second;
 }
 
-void PlaceDatabase::Save(const std::string& path) const {
+void PlaceDatabase::Save(const std::string& path) const { WriteFileAtomic(path, ToBytes()); }
+
+PlaceDatabase PlaceDatabase::Load(const std::string& path) { return FromBytes(ReadFileBytes(path), "'" + path + "'"); }
+
+std::string PlaceDatabase::ToBytes() const {
   std::shared_lock lock(impl_->mutex);
   nlohmann::json places = nlohmann::json::array();
   for (const auto& [id, p] : impl_->places) places.push_back({id, p.name, p.x, p.y, p.time});
@@ -183,20 +187,19 @@ void PlaceDatabase::Save(const std::string& path) const {
   bytes.append(reinterpret_cast<const char*>(&header_size), sizeof(header_size));
   bytes += header;
   bytes.append(reinterpret_cast<const char*>(index_bytes.data.data()), index_bytes.data.size());
-  WriteFileAtomic(path, bytes);
+  return bytes;
 }
 
-PlaceDatabase PlaceDatabase::Load(const std::string& path) {
-  const std::string bytes = ReadFileBytes(path);
-  VPR_CHECK(bytes.size() >= kPrefixBytes && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0, "'", path,
-            "' is not a vpr place database (written by PlaceDatabase::Save)");
+PlaceDatabase PlaceDatabase::FromBytes(const std::string& bytes, const std::string& what) {
+  VPR_CHECK(bytes.size() >= kPrefixBytes && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0, what,
+            " is not a vpr place database (written by PlaceDatabase::Save)");
   uint32_t version = 0;
   uint64_t header_size = 0;
   std::memcpy(&version, bytes.data() + sizeof(kMagic), sizeof(version));
   std::memcpy(&header_size, bytes.data() + sizeof(kMagic) + sizeof(version), sizeof(header_size));
-  VPR_CHECK(version == kFormatVersion, "'", path, "' is a version ", version, " place database; this vpr reads version ",
+  VPR_CHECK(version == kFormatVersion, what, " is a version ", version, " place database; this vpr reads version ",
             kFormatVersion);
-  VPR_CHECK(header_size <= bytes.size() - kPrefixBytes, "'", path, "' is cut short (its header claims ", header_size,
+  VPR_CHECK(header_size <= bytes.size() - kPrefixBytes, what, " is cut short (its header claims ", header_size,
             " bytes)");
   auto impl = std::make_unique<Impl>();
   try {
@@ -208,7 +211,7 @@ PlaceDatabase PlaceDatabase::Load(const std::string& path) {
       impl->places[p.at(0).get<int64_t>()] = {p.at(1).get<std::string>(), p.at(2).get<double>(), p.at(3).get<double>(),
                                                p.at(4).get<double>()};
   } catch (const nlohmann::json::exception& e) {
-    VPR_THROW("'", path, "' has a corrupt header: ", e.what());
+    VPR_THROW(what, " has a corrupt header: ", e.what());
   }
   faiss::VectorIOReader reader;
   reader.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(kPrefixBytes + header_size), bytes.end());
@@ -217,15 +220,15 @@ PlaceDatabase PlaceDatabase::Load(const std::string& path) {
     ScopedAddressSpaceCap cap(4 * reader.data.size() + (size_t{256} << 20));
     std::unique_ptr<faiss::Index> index(faiss::read_index(&reader));
     impl->index.reset(dynamic_cast<faiss::IndexIDMap2*>(index.get()));
-    VPR_CHECK(impl->index, "'", path, "' holds a FAISS index without the database's ids");
+    VPR_CHECK(impl->index, what, " holds a FAISS index without the database's ids");
     index.release();
   } catch (const faiss::FaissException& e) {
-    VPR_THROW("'", path, "' holds a corrupt FAISS index: ", FaissReason(e));
+    VPR_THROW(what, " holds a corrupt FAISS index: ", FaissReason(e));
   } catch (const std::bad_alloc&) {
-    VPR_THROW("'", path, "' declares more data than its ", bytes.size(), " bytes can hold: the file is corrupt");
+    VPR_THROW(what, " declares more data than its ", bytes.size(), " bytes can hold: the file is corrupt");
   }
-  VPR_CHECK(impl->index->d == impl->dim && impl->index->ntotal == static_cast<int64_t>(impl->places.size()), "'", path,
-            "': the index (", impl->index->ntotal, " x ", impl->index->d, ") does not match its header (",
+  VPR_CHECK(impl->index->d == impl->dim && impl->index->ntotal == static_cast<int64_t>(impl->places.size()), what,
+            ": the index (", impl->index->ntotal, " x ", impl->index->d, ") does not match its header (",
             impl->places.size(), " places of ", impl->dim, " dims)");
   return PlaceDatabase(std::move(impl));
 }

@@ -293,10 +293,10 @@ std::string RecallCurve(const std::vector<Outcome>& outcomes, int64_t k, const j
 
 // The step curve whose area is the average precision: precision P_i for recall in
 // (R_{i-1}, R_i], shaded beneath.
-std::string PrCurve(const PrecisionRecall& pr) {
+std::string PrCurve(const PrecisionRecall& pr, const std::string& id) {
   Plot plot({"recall (%)", 0, 100, PercentTicks()}, {"precision (%)", 0, 100, PercentTicks()});
   if (pr.curve.empty())
-    return plot.Svg("pr-curve", fmt::format("<text x={:.1f} y={:.1f} text-anchor=middle>no query has a top-1</text>",
+    return plot.Svg(id, fmt::format("<text x={:.1f} y={:.1f} text-anchor=middle>no query has a top-1</text>",
                                             plot.X(50), plot.Y(50)));
   std::string line = fmt::format("M{:.1f},{:.1f}", plot.X(0), plot.Y(100 * pr.curve[0].precision));
   for (size_t i = 0; i < pr.curve.size(); ++i) {
@@ -311,7 +311,7 @@ std::string PrCurve(const PrecisionRecall& pr) {
                            "{2:.1f}% at precision 100%</text>",
                            plot.X(100 * pr.recall_at_full_precision), plot.Y(100), 100 * pr.recall_at_full_precision,
                            plot.Y(100) - 5, pr.recall_at_full_precision > 0.6 ? "end" : "start");
-  return plot.Svg("pr-curve", content);
+  return plot.Svg(id, content);
 }
 
 std::string Charts(const std::vector<Outcome>& outcomes, const KnnResult& knn, const json& metrics,
@@ -325,7 +325,7 @@ std::string Charts(const std::vector<Outcome>& outcomes, const KnnResult& knn, c
       "confidence is at least a threshold, swept over every score. Precision = correct accepted / accepted; recall = "
       "correct accepted / queries with a positive ({}). AP (area under the step curve) = &Sigma; (R<sub>i</sub> "
       "&minus; R<sub>i-1</sub>) P<sub>i</sub>. Recall at 100% precision: {:.1f}%.</p></figure></div>",
-      RecallCurve(outcomes, knn.k, metrics.at("recall_at")), outcomes.size(), pr.average_precision, PrCurve(pr),
+      RecallCurve(outcomes, knn.k, metrics.at("recall_at")), outcomes.size(), pr.average_precision, PrCurve(pr, "pr-curve"),
       ip ? "the inner product" : "minus the squared L2 distance", pr.queries_with_positive,
       100 * pr.recall_at_full_precision);
 }
@@ -537,6 +537,10 @@ const char* kScript = R"(<script>
 </script>)";
 
 }  // namespace
+
+std::string PrecisionRecallSvg(const PrecisionRecall& pr, const std::string& id) { return PrCurve(pr, id); }
+const char* ReportStyle() { return kStyle; }
+std::string HtmlEscape(const std::string& text) { return Escape(text); }
 
 std::string RenderReportHtml(const Dataset& dataset, const KnnResult& knn,
                              const std::vector<std::vector<int64_t>>& positives, const json& metrics,

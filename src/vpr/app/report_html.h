@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vpr/data/dataset.h"
+#include "vpr/eval/precision_recall.h"
 #include "vpr/index/knn.h"
 
 namespace vpr {
@@ -41,6 +42,12 @@ std::string RenderReportHtml(const Dataset& dataset, const KnnResult& knn,
 
 // {"1": r1, "10": r10, "5": r5} (JSON keeps keys in text order) as (N, recall) by N.
 std::vector<std::pair<int, double>> RecallByN(const nlohmann::json& recall_at);
+
+// The step precision-recall curve as inline SVG (recall at 100% precision marked), and
+// the page style, for other reports (vpr loops) that look like this one.
+std::string PrecisionRecallSvg(const PrecisionRecall& pr, const std::string& id = "pr-curve");
+const char* ReportStyle();
+std::string HtmlEscape(const std::string& text);
 
 // Base64 of bytes (RFC 4648, padded), for data URIs.
 std::string Base64(const std::string& bytes);

@@ -24,6 +24,8 @@ const std::vector<Command>& Commands() {
       {"eval", "recall@N of a model on a dataset, with predictions, submission and hloc pairs", RunEvalCommand},
       {"extract", "compute NetVLAD descriptors of images into a .npy file", RunExtractCommand},
       {"train", "fine-tune a model: triplet loss with hard-negative mining, validation, checkpoints, resume", RunTrainCommand},
+      {"loops", "detect loop closures frame by frame over image sequences; precision, recall at 100% precision",
+       RunLoopsCommand},
       {"index", "build a FAISS index (Flat, IVF, PQ, HNSW...) over a descriptor .npy file", RunIndexCommand},
       {"pca", "fit PCA-whitening on a model's descriptors and write the checkpoint with the WPCA layer", RunPcaCommand},
       {"version", "versions of vpr and its libraries, the BLAS loaded, threads, CPU features", RunVersionCommand},

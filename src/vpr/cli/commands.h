@@ -26,5 +26,6 @@ int RunIndexCommand(int argc, char** argv);
 int RunSearchCommand(int argc, char** argv);
 int RunPcaCommand(int argc, char** argv);
 int RunVersionCommand(int argc, char** argv);
+int RunLoopsCommand(int argc, char** argv);
 
 }  // namespace vpr

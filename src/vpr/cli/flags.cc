@@ -103,4 +103,23 @@ void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16", "auto"}));
 }
 
+void BindVerifierFlags(CLI::App& app, VerifierOptions& v) {
+  app.add_option("--verify-features", v.features, "local features of geometric verification: orb | sift")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"orb", "sift"}));
+  app.add_option("--verify-max-features", v.max_features, "keypoints kept per image")->capture_default_str();
+  app.add_option("--verify-max-side", v.max_side, "longer side of the image features are detected on (0 = native)")
+      ->capture_default_str();
+  app.add_option("--verify-ratio", v.ratio, "Lowe's ratio test (1 = off)")->capture_default_str();
+  app.add_option("--verify-model", v.model, "RANSAC model: fundamental | homography")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fundamental", "homography"}));
+  app.add_option("--verify-threshold", v.ransac_threshold, "RANSAC inlier distance in pixels")->capture_default_str();
+  app.add_option("--verify-iterations", v.ransac_iterations, "RANSAC iterations")->capture_default_str();
+  app.add_option("--verify-min-inliers", v.min_inliers, "inliers an image pair needs to be verified")
+      ->capture_default_str();
+  app.add_option("--verify-min-inlier-ratio", v.min_inlier_ratio, "... and this fraction of its tentative matches")
+      ->capture_default_str();
+}
+
 }  // namespace vpr

@@ -6,6 +6,7 @@
 
 #include "vpr/app/extract.h"
 #include "vpr/data/load_dataset.h"
+#include "vpr/geometric_verifier.h"
 #include "vpr/model/model_io.h"
 
 namespace vpr {
@@ -46,5 +47,9 @@ struct DatasetFlagBinding {
 
 // --device --threads --precision
 void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime);
+
+// --verify-features --verify-max-features --verify-max-side --verify-ratio --verify-model
+// --verify-threshold --verify-iterations --verify-min-inliers
+void BindVerifierFlags(CLI::App& app, VerifierOptions& verifier);
 
 }  // namespace vpr

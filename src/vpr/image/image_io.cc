@@ -333,6 +333,14 @@ at::Tensor LoadImageRgb(const std::string& path) {
   return Decode(path, bytes, 1);
 }
 
+cv::Mat LoadImageBgr(const std::string& path) {
+  const std::string bytes = ReadImageFile(path);
+  CheckBeforeDecoding(path, bytes, ResizeOptions{}.max_pixels);
+  cv::Mat image = DecodeMat(path, bytes, 1);
+  if (image.depth() == CV_16U) image.convertTo(image, CV_8U, 1.0 / 257);
+  return image;
+}
+
 at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options) {
   const std::string bytes = ReadImageFile(path);
   int width = 0, height = 0;

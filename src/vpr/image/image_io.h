@@ -47,6 +47,10 @@ struct ResizeOptions {
 // tensor 3 x H x W, RGB, values in [0, 1]. Throws vpr::Error naming the path and why.
 at::Tensor LoadImageRgb(const std::string& path);
 
+// The same checked decode as an 8-bit BGR cv::Mat, as cv::imread gives it (for the
+// public API, which takes cv::Mat; 16-bit images are scaled to 8 bits).
+cv::Mat LoadImageBgr(const std::string& path);
+
 // LoadImageRgb and ResizeImage in one, decoding JPEGs at a reduced scale where
 // `options` allows (reduced_decode); the result has the size ResizeImage gives.
 at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options);
