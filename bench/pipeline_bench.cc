@@ -22,12 +22,11 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "bench_util.h"
 #include "python_reference.h"
 #include "vpr/image/image_io.h"
 #include "vpr/image/image_list.h"
 #include "vpr/model/model_io.h"
-#include "vpr/runtime/blas.h"
-#include "vpr/runtime/cpu_features.h"
 #include "vpr/runtime/runtime_options.h"
 #include "vpr/test_config.h"
 
@@ -130,11 +129,6 @@ void WholeProcess(const Config& c, const fs::path& scratch) {
               "bf16 --threads %d)\n", c.threads, c.threads);
 }
 
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
-
 void Latency(const Config& c, const fs::path& scratch) {
   std::printf("\n2. Batch-1 latency, JPEG file -> descriptor (decode, resize, forward), MobileNetV2 240x320 K=64, "
               "%d threads, ms\n", c.threads);
@@ -165,7 +159,8 @@ void Latency(const Config& c, const fs::path& scratch) {
       model->forward(vpr::LoadResizedImage(images[std::max(i, 0)], resize).unsqueeze(0));
       if (i >= 0) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
-    std::printf("vpr %-18s %8.2f %8.2f\n", vpr::PrecisionName(precision), Percentile(ms, 0.5), Percentile(ms, 0.99));
+    std::printf("vpr %-18s %8.2f %8.2f\n", vpr::PrecisionName(precision), vpr_bench::Percentile(ms, 0.5),
+                vpr_bench::Percentile(ms, 0.99));
   }
   model->ReleaseInference();
   const std::string args = "--arch mobilenet_v2 --image-list " + list + " --height 240 --width 320 --threads " +
@@ -187,8 +182,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   const fs::path scratch = fs::temp_directory_path() / ("vpr_bench_pipeline_" + std::to_string(getpid()));
   fs::create_directories(scratch);
-  std::printf("CPU %s\nBLAS %s (%s)\n", vpr::HostCpuFeatures().Line().c_str(), vpr::LoadedBlas().name.c_str(),
-              vpr::LoadedBlas().path.c_str());
+  vpr_bench::PrintMachine();
   WholeProcess(config, scratch);
   Latency(config, scratch);
   fs::remove_all(scratch);

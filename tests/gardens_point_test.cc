@@ -163,3 +163,43 @@ TEST(GardensPointVprBench, ListedGroundTruthScoresAsFrameToleranceTwo) {
 
 }  // namespace
 }  // namespace vpr
+
+namespace vpr {
+namespace {
+
+// Issue 14's robot walking the route twice (day_right, then night_right): verification
+// finds loops the distance alone cannot accept at 100% precision.
+TEST(GardensPointLoops, VerificationRaisesRecallAtFullPrecisionAtNight) {
+  const fs::path ref_dir = fs::path(VPR_BINARY_DIR) / "gardens_point_ref";
+  const json ref = json::parse(ReadFileBytes((ref_dir / "reference.json").string()));
+  if (ref.contains("skipped")) GTEST_SKIP() << ref["skipped"].get<std::string>();
+  const fs::path gp = fs::path(VPR_SHARED_DIR) / "data" / "gardens_point";
+  const fs::path out = fs::path(VPR_BINARY_DIR) / "test_scratch" / "gardens_point_loops";
+  const std::string common = "loops --model " + (ref_dir / "model.pth").string() + " --images " +
+                             (gp / "day_right").string() + " " + (gp / "night_right").string() +
+                             " --max-side 320 --aligned-traversals --tune-frames 100 --max-distance 2 "
+                             "--exclude-recent-frames 60 --temporal-consistency 1 -q --out ";
+  std::string output;
+  ASSERT_EQ(Vpr(common + (out / "naive").string(), &output), 0) << output;
+  ASSERT_EQ(Vpr(common + (out / "verified").string() + " --verify", &output), 0) << output;
+  std::cout << output;
+  const json naive = json::parse(ReadFileBytes((out / "naive" / "metrics.json").string()));
+  const json verified = json::parse(ReadFileBytes((out / "verified" / "metrics.json").string()));
+  const double r_naive = naive["all"]["recall_at_100_precision"], r_verified = verified["all"]["recall_at_100_precision"];
+  EXPECT_GE(r_verified, r_naive + 0.05) << "naive " << r_naive << ", verified " << r_verified;
+  const json loops = json::parse(ReadFileBytes((out / "verified" / "loops.json").string()));
+  ASSERT_EQ(loops["frames"].size(), 400u);
+  EXPECT_EQ(loops["frames"][0]["status"], "no_db_results");
+  EXPECT_EQ(loops["frames"][1]["status"], "close_matches_only");
+  int verified_loops = 0;
+  for (const json& f : loops["frames"]) {
+    if (f["status"] != "loop_detected") continue;
+    ++verified_loops;
+    EXPECT_GE(f["inliers"].get<int>(), 12) << f.dump();
+  }
+  EXPECT_EQ(verified_loops, verified["loops_detected"].get<int>());
+  EXPECT_TRUE(fs::exists(out / "verified" / "report.html"));
+}
+
+}  // namespace
+}  // namespace vpr

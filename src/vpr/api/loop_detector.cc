@@ -11,6 +11,7 @@
 
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
+#include "vpr/util/versioned_file.h"
 
 namespace vpr {
 
@@ -124,7 +125,6 @@ LoopDetectorOptions OptionsFromJson(const nlohmann::json& j) {
 // features' shapes), the database's bytes, then each frame's features (x, y, descriptors).
 constexpr char kMagic[8] = {'V', 'P', 'R', 'L', 'O', 'O', 'P', '\n'};
 constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kPrefixBytes = sizeof(kMagic) + sizeof(uint32_t) + sizeof(uint64_t);
 
 template <typename T>
 void AppendRaw(std::string& bytes, const T* data, size_t count) {
@@ -232,12 +232,7 @@ struct LoopDetector::Impl {
                                               {"database_bytes", database_bytes.size()},
                                               {"features", shapes}}
                                    .dump();
-    std::string bytes(kMagic, sizeof(kMagic));
-    const uint64_t header_size = header.size();
-    AppendRaw(bytes, &kFormatVersion, 1);
-    AppendRaw(bytes, &header_size, 1);
-    bytes += header;
-    bytes += database_bytes;
+    std::string bytes = VersionedPrefix(kMagic, kFormatVersion, header) + database_bytes;
     for (const auto& [id, f] : features) {
       AppendRaw(bytes, f.x.data(), f.size());
       AppendRaw(bytes, f.y.data(), f.size());
@@ -285,19 +280,11 @@ void LoopDetector::Save(const std::string& path) const { WriteFileAtomic(path, i
 LoopDetector LoopDetector::Load(const std::string& path, std::shared_ptr<const PlaceRecognizer> recognizer) {
   const std::string bytes = ReadFileBytes(path);
   const std::string what = "'" + path + "'";
-  VPR_CHECK(bytes.size() >= kPrefixBytes && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0, what,
-            " is not a vpr loop detector (written by LoopDetector::Save)");
-  uint32_t version = 0;
-  uint64_t header_size = 0;
-  std::memcpy(&version, bytes.data() + sizeof(kMagic), sizeof(version));
-  std::memcpy(&header_size, bytes.data() + sizeof(kMagic) + sizeof(version), sizeof(header_size));
-  VPR_CHECK(version == kFormatVersion, what, " is a version ", version, " loop detector; this vpr reads version ",
-            kFormatVersion);
-  VPR_CHECK(header_size <= bytes.size() - kPrefixBytes, what, " is cut short (its header claims ", header_size,
-            " bytes)");
-  size_t at = kPrefixBytes + header_size;
+  size_t at = 0;
+  const std::string header_text =
+      ReadVersionedHeader(bytes, kMagic, kFormatVersion, what, "vpr loop detector", "LoopDetector::Save", &at);
   try {
-    const nlohmann::json header = nlohmann::json::parse(bytes.substr(kPrefixBytes, header_size));
+    const nlohmann::json header = nlohmann::json::parse(header_text);
     const uint64_t database_bytes = header.at("database_bytes");
     VPR_CHECK(database_bytes <= bytes.size() - at, what, " is cut short inside its database");
     PlaceDatabase database = PlaceDatabase::FromBytes(bytes.substr(at, database_bytes), what + " (its database)");

@@ -23,6 +23,7 @@
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
 #include "vpr/util/memory_cap.h"
+#include "vpr/util/versioned_file.h"
 
 namespace vpr {
 namespace {
@@ -31,7 +32,6 @@ namespace {
 // factory, metric, next id, places), FAISS index bytes to the end of the file.
 constexpr char kMagic[8] = {'V', 'P', 'R', 'D', 'B', '\0', '\r', '\n'};
 constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kPrefixBytes = sizeof(kMagic) + sizeof(uint32_t) + sizeof(uint64_t);
 
 faiss::MetricType Metric(const std::string& metric) {
   VPR_CHECK_USAGE(metric == "l2" || metric == "ip", "DatabaseOptions::metric must be \"l2\" or \"ip\", got \"", metric,
@@ -181,29 +181,18 @@ std::string PlaceDatabase::ToBytes() const {
                                  .dump();
   faiss::VectorIOWriter index_bytes;
   faiss::write_index(impl_->index.get(), &index_bytes);
-  std::string bytes(kMagic, sizeof(kMagic));
-  const uint64_t header_size = header.size();
-  bytes.append(reinterpret_cast<const char*>(&kFormatVersion), sizeof(kFormatVersion));
-  bytes.append(reinterpret_cast<const char*>(&header_size), sizeof(header_size));
-  bytes += header;
+  std::string bytes = VersionedPrefix(kMagic, kFormatVersion, header);
   bytes.append(reinterpret_cast<const char*>(index_bytes.data.data()), index_bytes.data.size());
   return bytes;
 }
 
 PlaceDatabase PlaceDatabase::FromBytes(const std::string& bytes, const std::string& what) {
-  VPR_CHECK(bytes.size() >= kPrefixBytes && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) == 0, what,
-            " is not a vpr place database (written by PlaceDatabase::Save)");
-  uint32_t version = 0;
-  uint64_t header_size = 0;
-  std::memcpy(&version, bytes.data() + sizeof(kMagic), sizeof(version));
-  std::memcpy(&header_size, bytes.data() + sizeof(kMagic) + sizeof(version), sizeof(header_size));
-  VPR_CHECK(version == kFormatVersion, what, " is a version ", version, " place database; this vpr reads version ",
-            kFormatVersion);
-  VPR_CHECK(header_size <= bytes.size() - kPrefixBytes, what, " is cut short (its header claims ", header_size,
-            " bytes)");
+  size_t body = 0;
+  const std::string header_text =
+      ReadVersionedHeader(bytes, kMagic, kFormatVersion, what, "vpr place database", "PlaceDatabase::Save", &body);
   auto impl = std::make_unique<Impl>();
   try {
-    const nlohmann::json header = nlohmann::json::parse(bytes.substr(kPrefixBytes, header_size));
+    const nlohmann::json header = nlohmann::json::parse(header_text);
     impl->dim = header.at("dim").get<int>();
     impl->options = {header.at("factory").get<std::string>(), header.at("metric").get<std::string>()};
     impl->next_id = header.at("next_id").get<int64_t>();
@@ -214,7 +203,7 @@ PlaceDatabase PlaceDatabase::FromBytes(const std::string& bytes, const std::stri
     VPR_THROW(what, " has a corrupt header: ", e.what());
   }
   faiss::VectorIOReader reader;
-  reader.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(kPrefixBytes + header_size), bytes.end());
+  reader.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(body), bytes.end());
   try {
     // An index takes about its bytes in memory; a corrupt count asks for far more.
     ScopedAddressSpaceCap cap(4 * reader.data.size() + (size_t{256} << 20));

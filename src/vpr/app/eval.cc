@@ -28,6 +28,9 @@ void EvalOptions::Check() const {
               "): raise --top-k or drop it");
   extract.Check();
   index.Check();
+  VPR_CHECK_USAGE(rerank >= 0 && rerank <= top_k, "--rerank must be in [0, --top-k] (0 = off; --top-k is ", top_k,
+                  "), got ", rerank);
+  if (rerank > 0) verifier.Check();
 }
 
 std::vector<int> ParseRecallAt(const std::string& text) {
@@ -152,7 +155,7 @@ nlohmann::json Failures(const std::vector<ExtractFailure>& failures) {
 
 nlohmann::json Predictions(const Dataset& dataset, const KnnResult& knn,
                            const std::vector<std::vector<int64_t>>& positives, const std::vector<bool>& described,
-                           const std::string& metric) {
+                           const std::string& metric, const std::vector<std::vector<int>>* inliers) {
   nlohmann::json queries = nlohmann::json::array();
   for (int64_t q = 0; q < knn.num_queries; ++q) {
     nlohmann::json ids = nlohmann::json::array(), names = ids, distances = ids, correct = ids;
@@ -166,6 +169,8 @@ nlohmann::json Predictions(const Dataset& dataset, const KnnResult& knn,
     queries.push_back({{"id", q}, {"name", dataset.query_names[q]}, {"described", static_cast<bool>(described[q])},
                        {"top_k_ids", ids}, {"top_k_names", names}, {"distances", distances},
                        {"correct", correct}, {"positives", positives[q]}});
+    // Re-ranked: the verification inliers of the first --rerank images, in their new order.
+    if (inliers) queries.back()["inliers"] = (*inliers)[q];
   }
   return {{"format_version", 1}, {"distance", DistanceMeaning(metric)}, {"queries", queries}};
 }
@@ -209,15 +214,37 @@ nlohmann::json ImageSizeJson(const ResizeOptions& resize) {
   return {{"mode", "native"}};
 }
 
-void PrintRecall(const EvalResult& result, int64_t num_queries) {
+void PrintRecall(const std::map<int, double>& recall, const std::map<int, int64_t>& hits, int64_t num_queries,
+                 size_t failed_queries, const std::string& after = "") {
   std::string header = "  ", values = "  ", counts = "  ";
-  for (const auto& [n, r] : result.recall) {
+  for (const auto& [n, r] : recall) {
     header += fmt::format("{:>9}", fmt::format("R@{}", n));
     values += fmt::format("{:>9.1f}", 100.0 * r);
-    counts += fmt::format("{:>9}", fmt::format("{}/{}", result.hits.at(n), num_queries));
+    counts += fmt::format("{:>9}", fmt::format("{}/{}", hits.at(n), num_queries));
   }
-  fmt::print("\nRecall@N on {} queries (percent; failed queries count as misses: {}):\n{}\n{}\n{}\n\n", num_queries,
-             result.failed_queries.size(), header, values, counts);
+  fmt::print("\nRecall@N{} on {} queries (percent; failed queries count as misses: {}):\n{}\n{}\n{}\n\n", after,
+             num_queries, failed_queries, header, values, counts);
+}
+
+nlohmann::json RecallJson(const std::map<int, double>& recall) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [n, r] : recall) out[std::to_string(n)] = r;
+  return out;
+}
+
+nlohmann::json HitsJson(const std::map<int, int64_t>& hits) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [n, h] : hits) out[std::to_string(n)] = h;
+  return out;
+}
+
+nlohmann::json VerifierJson(const VerifierOptions& v) {
+  return {{"features", v.features},       {"max_features", v.max_features},
+          {"max_side", v.max_side},       {"ratio", v.ratio},
+          {"mutual", v.mutual},           {"model", v.model},
+          {"ransac_threshold", v.ransac_threshold}, {"ransac_iterations", v.ransac_iterations},
+          {"ransac_confidence", v.ransac_confidence}, {"min_inliers", v.min_inliers},
+          {"min_inlier_ratio", v.min_inlier_ratio}};
 }
 
 }  // namespace
@@ -269,7 +296,52 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
   auto positives = DatasetPositives(dataset);
   result.recall = RecallAtN(result.knn, positives, options.recall_at);
   result.hits = Hits(result.recall, nq);
-  PrintRecall(result, nq);
+  PrintRecall(result.recall, result.hits, nq, result.failed_queries.size());
+  nlohmann::json rerank_json;
+  if (options.rerank > 0) {
+    const KnnResult before = result.knn;
+    result.recall_before_rerank = result.recall;
+    result.hits_before_rerank = result.hits;
+    result.rerank = RerankByVerification(dataset.database, dataset.queries, &result.knn, options.rerank,
+                                         options.verifier, options.extract.runtime.ResolvedThreads());
+    result.recall = RecallAtN(result.knn, positives, options.recall_at);
+    result.hits = Hits(result.recall, nq);
+    // Top-1 changes by outcome: a miss made a hit, a hit made a miss, or neither.
+    int64_t fixed = 0, broken = 0;
+    for (int64_t q = 0; q < nq; ++q) {
+      if (before.id(q, 0) == result.knn.id(q, 0)) continue;
+      const bool was = std::binary_search(positives[q].begin(), positives[q].end(), before.id(q, 0));
+      const bool is = std::binary_search(positives[q].begin(), positives[q].end(), result.knn.id(q, 0));
+      fixed += !was && is;
+      broken += was && !is;
+    }
+    const RerankStats& s = result.rerank;
+    rerank_json = {{"candidates", options.rerank},
+                   {"recall_at_before", RecallJson(result.recall_before_rerank)},
+                   {"hits_at_before", HitsJson(result.hits_before_rerank)},
+                   {"recall_at_after", RecallJson(result.recall)},
+                   {"hits_at_after", HitsJson(result.hits)},
+                   {"top1_changed", s.top1_changed},
+                   {"top1_miss_to_hit", fixed},
+                   {"top1_hit_to_miss", broken},
+                   {"queries_reranked", s.queries_reranked},
+                   {"pairs", s.pairs},
+                   {"verified_pairs", s.verified_pairs},
+                   {"database_described", s.database_described},
+                   {"queries_described", s.queries_described},
+                   {"failed_images", Failures(s.failures)},
+                   {"ms_per_extract", s.extract_ms},
+                   {"ms_per_verify", s.verify_ms},
+                   {"seconds", s.seconds},
+                   {"verifier", VerifierJson(options.verifier)}};
+    fmt::print("Re-ranked the top {} of {} queries by geometric verification ({}, {}): {} of {} pairs verified; "
+               "{} queries changed their top-1 ({} miss to hit, {} hit to miss); {:.1f} ms per image's features, "
+               "{:.1f} ms per pair, {:.1f} s in all\n",
+               options.rerank, s.queries_reranked, options.verifier.features, options.verifier.model, s.verified_pairs,
+               s.pairs, s.top1_changed, fixed, broken, s.extract_ms, s.verify_ms, s.seconds);
+    PrintRecall(result.recall, result.hits, nq, result.failed_queries.size(),
+                fmt::format(" after re-ranking the top {}", options.rerank));
+  }
 
   std::vector<bool> described(nq, false);
   for (int64_t i : q_index) described[i] = true;
@@ -317,12 +389,14 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
     m["recall_at"][std::to_string(n)] = r;
     m["hits_at"][std::to_string(n)] = result.hits[n];
   }
+  if (options.rerank > 0) m["rerank"] = rerank_json;  // recall_at and hits_at above are after it
 
   StagedDir staged(options.out_dir);  // the folder is replaced whole: never two runs' files mixed
   fs::path out(staged.path());
   WriteDescriptors((out / "database.npy").string(), db);
   WriteDescriptors((out / "queries.npy").string(), q);
-  WriteFileAtomic((out / "predictions.json").string(), Predictions(dataset, result.knn, positives, described, options.index.metric).dump(1) + "\n");
+  WriteFileAtomic((out / "predictions.json").string(), Predictions(dataset, result.knn, positives, described, options.index.metric,
+                                                                         options.rerank > 0 ? &result.rerank.inliers : nullptr).dump(1) + "\n");
   WriteFileAtomic((out / "submission.json").string(), Submission(result.knn).dump() + "\n");
   WriteFileAtomic((out / "pairs.txt").string(), Pairs(dataset, result.knn));
   WriteFileAtomic((out / "metrics.json").string(), m.dump(2) + "\n");

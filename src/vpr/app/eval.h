@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "vpr/app/extract.h"
+#include "vpr/app/rerank.h"
 #include "vpr/app/report_html.h"
 #include "vpr/data/dataset.h"
 #include "vpr/index/faiss_index.h"
@@ -40,6 +41,11 @@ struct EvalOptions {
   std::vector<int64_t> pca_dims;
   // report.html: sampled queries with their retrievals.
   ReportOptions report;
+  // Re-ranking: each query's top `rerank` database images reordered by geometric
+  // verification (see RerankOrder; 0 = off, at most top_k). Every output then holds the
+  // new order; metrics.json's "rerank" holds recall@N before and after.
+  int rerank = 0;
+  VerifierOptions verifier;  // used when rerank > 0
   void Check() const;
 };
 
@@ -49,6 +55,11 @@ struct EvalResult {
   KnnResult knn;                        // num_queries = dataset queries; ids are dataset indices
   std::vector<ExtractFailure> failed_database, failed_queries;
   nlohmann::json metrics;               // what metrics.json holds
+  // With options.rerank > 0: recall and hits of the retrieval order (recall and hits
+  // above are after re-ranking), and what re-ranking did.
+  std::map<int, double> recall_before_rerank;
+  std::map<int, int64_t> hits_before_rerank;
+  RerankStats rerank;
 };
 
 EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& options);

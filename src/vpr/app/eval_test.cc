@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <regex>
 
 #include "vpr/app/cluster_images.h"
@@ -366,6 +367,126 @@ TEST(Eval, GardensPointSubsetWithMobileNetV2ImageNet) {
   EXPECT_GE(exact.at(5), 0.75);
   EXPECT_TRUE(result.failed_queries.empty());
   EXPECT_EQ(result.metrics["image_size"], json({{"mode", "max_side"}, {"max_side", 320}}));
+}
+
+
+// The order rule of --rerank: verified first by inliers (ties in retrieval order), then
+// the unverified ones in retrieval order.
+TEST(Rerank, VerifiedFirstByInliersThenRetrievalOrder) {
+  auto v = [](int inliers, bool verified) { return Verification{inliers, inliers, verified}; };
+  EXPECT_EQ(RerankOrder({v(40, false), v(20, true), v(50, true), v(3, false), v(20, true)}),
+            (std::vector<int>{2, 1, 4, 0, 3}));
+  EXPECT_EQ(RerankOrder({v(0, false), v(0, false)}), (std::vector<int>{0, 1}));
+  EXPECT_TRUE(RerankOrder({}).empty());
+}
+
+// A textured scene of shapes (seeded), as the verifier tests draw it.
+cv::Mat Shapes(int seed, cv::Size size) {
+  cv::Mat image(size, CV_8UC3, cv::Scalar(90, 90, 90));
+  cv::RNG rng(seed);
+  for (int s = 0; s < 200; ++s) {
+    cv::Point a(rng.uniform(0, size.width), rng.uniform(0, size.height));
+    cv::Scalar colour(rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255));
+    if (s % 2) cv::rectangle(image, a, a + cv::Point(rng.uniform(4, 30), rng.uniform(4, 30)), colour, cv::FILLED);
+    else cv::circle(image, a, rng.uniform(3, 15), colour, cv::FILLED);
+  }
+  return image;
+}
+
+// The 4x4 tiles of an image in a fixed shuffled order: the same local content (what an
+// orderless NetVLAD descriptor sees), no consistent geometry.
+cv::Mat ShuffleTiles(const cv::Mat& image) {
+  const int order[16] = {5, 14, 2, 11, 8, 0, 15, 6, 13, 3, 10, 1, 7, 12, 4, 9};
+  const int tw = image.cols / 4, th = image.rows / 4;
+  cv::Mat out = image.clone();
+  for (int t = 0; t < 16; ++t) {
+    const cv::Rect from((order[t] % 4) * tw, (order[t] / 4) * th, tw, th), to((t % 4) * tw, (t / 4) * th, tw, th);
+    image(from).copyTo(out(to));
+  }
+  return out;
+}
+
+// Each place has its image and a decoy made of the query's own tiles shuffled: retrieval
+// tends to prefer the decoy, verification the place.
+TEST(Eval, RerankReordersByVerificationAndCountsTheChanges) {
+  const fs::path root = fs::temp_directory_path() / "vpr_eval_test" / "rerank";
+  fs::remove_all(root);
+  fs::create_directories(root / "db");
+  fs::create_directories(root / "q");
+  const cv::Mat h = (cv::Mat_<double>(3, 3) << 0.97, 0.04, 6, -0.03, 0.98, 4, 2e-5, -1e-5, 1);
+  const int places = 5;
+  for (int i = 0; i < places; ++i) {
+    const cv::Mat place = Shapes(100 + i, {320, 240});
+    cv::Mat query;
+    cv::warpPerspective(place, query, h, place.size(), cv::INTER_LINEAR, cv::BORDER_REFLECT);
+    cv::imwrite((root / "db" / fmt::format("{:02d}a.png", i)).string(), place);
+    cv::imwrite((root / "db" / fmt::format("{:02d}b.png", i)).string(), ShuffleTiles(query));
+    cv::imwrite((root / "q" / fmt::format("{:02d}.png", i)).string(), query);
+  }
+  Dataset dataset = LoadFolderPair((root / "db").string(), (root / "q").string());
+  dataset.kind = "listed";
+  for (int i = 0; i < places; ++i) dataset.explicit_positives.push_back({2 * i});  // the place, not its decoy
+  VprModel model = TinyTestModel();
+  EvalOptions options = Options(root / "plain");
+  options.top_k = 4;
+  EvalResult plain = RunEval(model, dataset, options);
+  options.out_dir = (root / "reranked").string();
+  options.rerank = 3;
+  EvalResult reranked = RunEval(model, dataset, options);
+
+  const json before = ReadJson(root / "plain" / "metrics.json"), after = ReadJson(root / "reranked" / "metrics.json");
+  EXPECT_FALSE(before.contains("rerank"));
+  ASSERT_TRUE(after.contains("rerank"));
+  const json& r = after["rerank"];
+  EXPECT_EQ(r["candidates"], 3);
+  EXPECT_EQ(r["recall_at_before"], before["recall_at"]);
+  EXPECT_EQ(r["hits_at_before"], before["hits_at"]);
+  EXPECT_EQ(r["recall_at_after"], after["recall_at"]);
+  EXPECT_EQ(r["hits_at_after"], after["hits_at"]);
+  EXPECT_EQ(r["queries_reranked"], places);
+  EXPECT_EQ(r["pairs"], places * 3);
+  EXPECT_EQ(r["database_described"].get<int>() + r["queries_described"].get<int>() > places, true);
+  EXPECT_LE(r["database_described"].get<int>(), 2 * places);  // each once
+  EXPECT_EQ(r["verifier"]["features"], "orb");
+  EXPECT_GT(r["ms_per_verify"].get<double>(), 0);
+
+  // The changes, counted from the two runs' top-1.
+  int changed = 0, miss_to_hit = 0, hit_to_miss = 0;
+  for (int q = 0; q < places; ++q) {
+    const int64_t a = plain.knn.id(q, 0), b = reranked.knn.id(q, 0);
+    changed += a != b;
+    miss_to_hit += a != b && b == 2 * q;
+    hit_to_miss += a != b && a == 2 * q;
+    // The first 3 are the same images reordered; the 4th is untouched.
+    std::vector<int64_t> x(plain.knn.ids.begin() + q * 4, plain.knn.ids.begin() + q * 4 + 3),
+        y(reranked.knn.ids.begin() + q * 4, reranked.knn.ids.begin() + q * 4 + 3);
+    std::sort(x.begin(), x.end());
+    std::sort(y.begin(), y.end());
+    EXPECT_EQ(x, y) << "query " << q;
+    EXPECT_EQ(plain.knn.id(q, 3), reranked.knn.id(q, 3));
+    EXPECT_EQ(reranked.knn.id(q, 0), 2 * q) << "query " << q << ": verification puts the place first";
+  }
+  EXPECT_EQ(r["top1_changed"], changed);
+  EXPECT_EQ(r["top1_miss_to_hit"], miss_to_hit);
+  EXPECT_EQ(r["top1_hit_to_miss"], hit_to_miss);
+  EXPECT_EQ(r["hits_at_after"]["1"].get<int>() - r["hits_at_before"]["1"].get<int>(), miss_to_hit - hit_to_miss);
+  EXPECT_GT(changed, 0) << "retrieval put no decoy first: the test shows nothing";
+  EXPECT_EQ(reranked.recall.at(1), 1.0);
+  EXPECT_EQ(reranked.recall_before_rerank.at(1), plain.recall.at(1));
+
+  // predictions.json holds the new order and its inliers, most first among the verified.
+  const json predictions = ReadJson(root / "reranked" / "predictions.json");
+  const json& q0 = predictions["queries"][0];
+  EXPECT_EQ(q0["top_k_ids"][0], 0);
+  ASSERT_EQ(q0["inliers"].size(), 3u);
+  EXPECT_GE(q0["inliers"][0].get<int>(), q0["inliers"][1].get<int>());
+  EXPECT_FALSE(ReadJson(root / "plain" / "predictions.json")["queries"][0].contains("inliers"));
+
+  options.rerank = 5;  // more than --top-k
+  EXPECT_THROW(options.Check(), UsageError);
+  options.rerank = 2;
+  options.verifier.ratio = 0;
+  EXPECT_THROW(options.Check(), UsageError);
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ int RunEvalCommand(int argc, char** argv) {
                "are unchanged), searches the top k and prints recall@N. Writes into OUT: metrics.json,\n"
                "predictions.json, submission.json, pairs.txt (hloc), report.html, database.npy and queries.npy\n"
                "with their .names.txt. Unreadable images are skipped and reported; a query without a descriptor\n"
-               "is a miss.",
+               "is a miss. --rerank N reorders each query's top N by geometric verification (--verify-*).",
                "vpr eval");
   std::string model_path, recall_at = "1,5,10,20";
   bool no_cache = false;
@@ -49,6 +49,12 @@ int RunEvalCommand(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--report-queries", options.report.sample_queries, "queries shown in report.html")
       ->capture_default_str();
+  app.add_option("--rerank", options.rerank,
+                 "re-rank each query's top N database images by geometric verification: verified ones first, by "
+                 "inliers, then the rest in retrieval order (0 = off; at most --top-k); metrics.json's \"rerank\" "
+                 "holds recall@N before and after")
+      ->capture_default_str();
+  BindVerifierFlags(app, options.verifier);
   model_flags.Bind(app);
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.extract.runtime);

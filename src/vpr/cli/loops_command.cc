@@ -71,9 +71,9 @@ int RunLoopsCommand(int argc, char** argv) {
                              100 * report.all.pr.recall_at_full_precision, report.all.revisit_frames,
                              report.all.detected, report.all.correct);
     if (o.tune_frames > 0)
-      std::cout << fmt::format("test frames at the tuned distance {:.4f}: precision {:.1f}%, recall {:.1f}%; "
+      std::cout << fmt::format("test frames at the distance tuned on the others (<= {:.4f}): precision {:.1f}%, recall {:.1f}%; "
                                "test recall at 100% precision {:.1f}%\n",
-                               report.tuned_max_distance, 100 * report.test_precision, 100 * report.test_recall,
+                               -report.tuned_threshold, 100 * report.test_precision, 100 * report.test_recall,
                                100 * report.test.pr.recall_at_full_precision);
   }
   return 0;

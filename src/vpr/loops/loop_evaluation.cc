@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "vpr/app/report_html.h"
@@ -127,7 +128,7 @@ std::string RenderLoopsHtml(const LoopsReport& report, const nlohmann::json& met
     if (report.tune.frames)
       html += fmt::format("<p>Threshold chosen on the tuning frames (distance &le; {:.4f}) applied to the test "
                           "frames: precision {:.1f}%, recall {:.1f}% ({} accepted, {} correct).</p>",
-                          report.tuned_max_distance, 100 * report.test_precision, 100 * report.test_recall,
+                          -report.tuned_threshold, 100 * report.test_precision, 100 * report.test_recall,
                           report.test_accepted, report.test_correct);
     html += "<h2>Precision-recall (frames ranked by the distance of their loop)</h2>" +
             PrecisionRecallSvg(report.all.pr, "loops-pr-curve");
@@ -199,6 +200,8 @@ LoopSplitMetrics ScoreLoops(const std::vector<const LoopFrame*>& frames) {
     Top1Match t;
     t.has_positive = !f->revisits.empty();
     t.retrieved = f->error.empty() && f->result.detected();
+    // Ranked by distance, verified or not: on Gardens Point ranking verified loops by inliers
+    // was worse (wrong loops a few frames off the place have many inliers).
     t.confidence = -f->result.distance;
     t.correct = t.retrieved && std::binary_search(f->revisits.begin(), f->revisits.end(), f->result.match_id);
     matches.push_back(t);
@@ -218,7 +221,7 @@ nlohmann::json LoopsReport::Metrics() const {
   if (tune.frames) {
     m["tune"] = SplitJson(tune);
     m["test"] = SplitJson(test);
-    m["tuned_max_distance"] = tuned_max_distance;
+    m["tuned_max_distance"] = std::isfinite(tuned_threshold) ? nlohmann::json(-tuned_threshold) : nlohmann::json();
     m["test_at_tuned_threshold"] = {
         {"accepted", test_accepted}, {"correct", test_correct}, {"precision", test_precision}, {"recall", test_recall}};
   }
@@ -229,11 +232,11 @@ namespace {
 
 // The loosest threshold at which the tuning split is 100% precise, applied to the test split.
 void ApplyTunedThreshold(const std::vector<const LoopFrame*>& test, LoopsReport& r) {
-  r.tuned_max_distance = 0;
+  r.tuned_threshold = std::numeric_limits<double>::infinity();
   for (const PrPoint& p : r.tune.pr.curve)
-    if (p.precision == 1.0) r.tuned_max_distance = -p.threshold;
+    if (p.precision == 1.0) r.tuned_threshold = p.threshold;
   for (const LoopFrame* f : test) {
-    if (!f->error.empty() || !f->result.detected() || f->result.distance > r.tuned_max_distance) continue;
+    if (!f->error.empty() || !f->result.detected() || -f->result.distance < r.tuned_threshold) continue;
     ++r.test_accepted;
     r.test_correct += std::binary_search(f->revisits.begin(), f->revisits.end(), f->result.match_id);
   }

@@ -39,7 +39,7 @@ struct LoopsOptions {
   double frame_interval = 1.0;
   LoopGroundTruthOptions truth;
   // Frames whose index within their sequence is below this form the tuning split, the
-  // rest the test split: a distance threshold chosen at 100% precision on the first is
+  // rest the test split: a confidence threshold chosen at 100% precision on the first is
   // reported on the second. 0 = no split.
   int tune_frames = 0;
   std::string out;  // folder for loops.json, metrics.json and report.html
@@ -65,8 +65,9 @@ struct LoopsReport {
   std::vector<LoopFrame> frames;
   bool has_truth = false;
   LoopSplitMetrics all, tune, test;
-  // The tuning split's threshold at 100% precision applied to the test split.
-  double tuned_max_distance = 0;
+  // The tuning split's confidence threshold (-distance) at 100% precision (infinite when
+  // none is 100% precise) applied to the test split.
+  double tuned_threshold = 0;
   int64_t test_accepted = 0, test_correct = 0;
   double test_precision = 0, test_recall = 0;
   nlohmann::json Metrics() const;  // metrics.json
