@@ -59,6 +59,11 @@ class PlaceDatabase {
   bool Remove(int64_t id);
   int64_t size() const;
   int dim() const;
+  // The id the next Add returns (ids are never reused, so a replayed log can tell what
+  // a saved database already holds).
+  int64_t next_id() const;
+  // The ids held, in increasing order.
+  std::vector<int64_t> Ids() const;
 
   // The k nearest entries that pass `filter`, nearest first (fewer when fewer pass).
   std::vector<Match> Query(const std::vector<float>& descriptor, int k, const QueryFilter& filter = {}) const;

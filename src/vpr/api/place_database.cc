@@ -142,6 +142,19 @@ int64_t PlaceDatabase::size() const {
 
 int PlaceDatabase::dim() const { return impl_->dim; }
 
+int64_t PlaceDatabase::next_id() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->next_id;
+}
+
+std::vector<int64_t> PlaceDatabase::Ids() const {
+  std::shared_lock lock(impl_->mutex);
+  std::vector<int64_t> ids;
+  ids.reserve(impl_->places.size());
+  for (const auto& entry : impl_->places) ids.push_back(entry.first);
+  return ids;
+}
+
 std::vector<Match> PlaceDatabase::Query(const std::vector<float>& descriptor, int k, const QueryFilter& filter) const {
   return QueryMany({descriptor}, k, filter).front();
 }

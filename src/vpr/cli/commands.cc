@@ -29,6 +29,7 @@ const std::vector<Command>& Commands() {
       {"index", "build a FAISS index (Flat, IVF, PQ, HNSW...) over a descriptor .npy file", RunIndexCommand},
       {"pca", "fit PCA-whitening on a model's descriptors and write the checkpoint with the WPCA layer", RunPcaCommand},
       {"version", "versions of vpr and its libraries, the BLAS loaded, threads, CPU features", RunVersionCommand},
+      {"serve", "an HTTP localisation service with a web viewer: send a photo, get its nearest places", RunServeCommand},
       {"search", "search a FAISS index with query descriptors; top-k ids, names and distances as JSON", RunSearchCommand},
   };
   return kCommands;

@@ -27,5 +27,6 @@ int RunSearchCommand(int argc, char** argv);
 int RunPcaCommand(int argc, char** argv);
 int RunVersionCommand(int argc, char** argv);
 int RunLoopsCommand(int argc, char** argv);
+int RunServeCommand(int argc, char** argv);
 
 }  // namespace vpr

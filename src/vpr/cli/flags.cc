@@ -103,6 +103,18 @@ void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16", "auto"}));
 }
 
+void BindRecognizerFlags(CLI::App& app, RecognizerOptions& r) {
+  app.add_option("--model", r.model, "checkpoint, pytorch-NetVlad run folder, or torchvision backbone file")
+      ->required();
+  app.add_option("--max-side", r.max_side, "resize the longer side to N pixels (0 = the checkpoint's size)")
+      ->capture_default_str();
+  app.add_option("--threads", r.threads, "CPU threads (0 = every CPU this process may use)")->capture_default_str();
+  app.add_option("--precision", r.precision, "fp32 | bf16 | fp16 (CUDA) | auto")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "auto"}));
+  app.add_option("--device", r.device, "cpu | cuda[:N]")->capture_default_str();
+}
+
 void BindVerifierFlags(CLI::App& app, VerifierOptions& v) {
   app.add_option("--verify-features", v.features, "local features of geometric verification: orb | sift")
       ->capture_default_str()

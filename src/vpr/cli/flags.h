@@ -8,6 +8,7 @@
 #include "vpr/data/load_dataset.h"
 #include "vpr/geometric_verifier.h"
 #include "vpr/model/model_io.h"
+#include "vpr/place_recognizer.h"
 
 namespace vpr {
 
@@ -47,6 +48,9 @@ struct DatasetFlagBinding {
 
 // --device --threads --precision
 void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime);
+
+// The public recognizer's --model (required) --max-side --threads --precision --device
+void BindRecognizerFlags(CLI::App& app, RecognizerOptions& recognizer);
 
 // --verify-features --verify-max-features --verify-max-side --verify-ratio --verify-model
 // --verify-threshold --verify-iterations --verify-min-inliers

@@ -19,17 +19,9 @@ int RunLoopsCommand(int argc, char** argv) {
   LoopsOptions o;
   LoopDetectorOptions& d = o.detector;
   RecognizerOptions& r = o.recognizer;
-  app.add_option("--model", r.model, "checkpoint, pytorch-NetVlad run folder, or torchvision backbone file")
-      ->required();
+  BindRecognizerFlags(app, r);
   app.add_option("--images", o.sequences, "image folders or lists, concatenated in time order")->required();
   app.add_option("--out", o.out, "output folder")->required();
-  app.add_option("--max-side", r.max_side, "resize the longer side to N pixels (0 = the checkpoint's size)")
-      ->capture_default_str();
-  app.add_option("--threads", r.threads, "CPU threads (0 = every CPU this process may use)")->capture_default_str();
-  app.add_option("--precision", r.precision, "fp32 | bf16 | fp16 (CUDA) | auto")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16", "auto"}));
-  app.add_option("--device", r.device, "cpu | cuda[:N]")->capture_default_str();
   app.add_option("--frame-interval", o.frame_interval, "seconds between frames")->capture_default_str();
   app.add_option("--exclude-recent-frames", d.exclude_recent_frames, "the last N frames are never loop candidates")
       ->capture_default_str();

@@ -334,9 +334,12 @@ at::Tensor LoadImageRgb(const std::string& path) {
 }
 
 cv::Mat LoadImageBgr(const std::string& path) {
-  const std::string bytes = ReadImageFile(path);
-  CheckBeforeDecoding(path, bytes, ResizeOptions{}.max_pixels);
-  cv::Mat image = DecodeMat(path, bytes, 1);
+  return DecodeImageBgr(ReadImageFile(path), path, ResizeOptions{}.max_pixels);
+}
+
+cv::Mat DecodeImageBgr(const std::string& bytes, const std::string& what, int64_t max_pixels) {
+  CheckBeforeDecoding(what, bytes, max_pixels);
+  cv::Mat image = DecodeMat(what, bytes, 1);
   if (image.depth() == CV_16U) image.convertTo(image, CV_8U, 1.0 / 257);
   return image;
 }

@@ -51,6 +51,10 @@ at::Tensor LoadImageRgb(const std::string& path);
 // public API, which takes cv::Mat; 16-bit images are scaled to 8 bits).
 cv::Mat LoadImageBgr(const std::string& path);
 
+// The same checked decode of an image already in memory (an upload): `what` names it in
+// errors; refused before decoding when over max_pixels, cut short or not a format above.
+cv::Mat DecodeImageBgr(const std::string& bytes, const std::string& what, int64_t max_pixels);
+
 // LoadImageRgb and ResizeImage in one, decoding JPEGs at a reduced scale where
 // `options` allows (reduced_decode); the result has the size ResizeImage gives.
 at::Tensor LoadResizedImage(const std::string& path, const ResizeOptions& options);
