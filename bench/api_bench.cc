@@ -28,6 +28,7 @@
 #include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "bench_model.h"
 #include "bench_util.h"
 #include "vpr/app/extract.h"
 #include "vpr/app/pca.h"
@@ -62,20 +63,8 @@ double MsSince(Clock::time_point start) {
 
 // Setup, not measured: the benchmark's checkpoint (see the top of the file).
 std::string MakeCheckpoint(const Config& c, const fs::path& scratch) {
-  vpr::ModelFlags flags;
-  flags.arch = "mobilenet_v2";
-  flags.clusters = c.clusters;
-  flags.normalize = "tf";
-  vpr::VprModel model = vpr::LoadModel(kMobileNetWeights, flags).model;
-  if (c.dim > 0) {
-    torch::manual_seed(0);
-    const int64_t in = model->options().PooledDim();
-    torch::Tensor weight = torch::randn({c.dim, in}) / std::sqrt(static_cast<double>(in));
-    model = vpr::SetWpca(model, weight, torch::zeros({c.dim}));
-  }
-  const std::string path = (scratch / "mobilenet_v2_k64_wpca.pth").string();
-  vpr::SaveModel(path, model);
-  return path;
+  return vpr_bench::MakeBenchCheckpoint(kMobileNetWeights, c.clusters, c.dim,
+                                        (scratch / "mobilenet_v2_k64_wpca.pth").string());
 }
 
 // Per-stage samples (ms) of one case, printed as p50/p99 rows.
@@ -101,31 +90,11 @@ struct Stages {
   }
 };
 
-// A database of `n` random L2-normalised places (added through the API, not timed).
-vpr::PlaceDatabase FilledDatabase(int dim, int n) {
-  vpr::PlaceDatabase db(dim);
-  torch::manual_seed(1);
-  const int chunk = 4096;
-  std::vector<float> row(static_cast<size_t>(dim));
-  for (int start = 0; start < n; start += chunk) {
-    const int rows = std::min(chunk, n - start);
-    torch::Tensor x = torch::nn::functional::normalize(torch::randn({rows, dim}),
-                                                       torch::nn::functional::NormalizeFuncOptions().dim(1))
-                          .contiguous();
-    for (int r = 0; r < rows; ++r) {
-      const float* p = x[r].data_ptr<float>();
-      row.assign(p, p + dim);
-      db.Add(row, {"random " + std::to_string(start + r), 0.0, 0.0, static_cast<double>(start + r)});
-    }
-  }
-  return db;
-}
-
 // Case: recognise-and-map per frame (Describe, Add, Query k) on a database of `n` places.
 // Only the public API is called in the timed loop.
 Stages PerFrameRecognition(const vpr::PlaceRecognizer& rec, const std::vector<cv::Mat>& frames, int n,
                            const Config& c) {
-  vpr::PlaceDatabase db = FilledDatabase(rec.dim(), n);
+  vpr::PlaceDatabase db = vpr_bench::FilledDatabase(rec.dim(), n);
   Stages stages({"Describe", "Add", "Query"});
   for (int i = 0; i < c.frames; ++i) {
     const cv::Mat& frame = frames[static_cast<size_t>(i) % frames.size()];

@@ -12,7 +12,8 @@ packages=(cmake g++ make pkg-config libtorch-dev libfaiss-dev libopencv-dev libm
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil python3-scipy python3-faiss
              strace time  # kill injection at renames, peak memory (tests/reliability_test.cc)
-             chromium)    # renders report.html headless (src/vpr/app/report_browser_test.cc)
+             chromium     # renders report.html and drives the vpr serve viewer headless
+             curl)        # the README's vpr serve examples
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=(clang-14 libclang-rt-14-dev)

@@ -2,10 +2,13 @@
 the Gardens Point images in ../shared, a server started as a subprocess on a free
 loopback port, and small HTTP helpers (urllib only)."""
 import argparse
+import atexit
+import ctypes
 import fcntl
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,13 +60,19 @@ def write_list(path, images):
     return path
 
 
+def _die_with_parent():
+    """No server outlives its test, even one killed by ctest's timeout (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 class Server:
     """`vpr serve ... --port 0` as a subprocess; .port once it listens; .wait_ready()."""
 
     def __init__(self, build, args, log_path):
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen([os.path.join(build, "vpr"), "serve", "--port", "0"] + args,
-                                     stdout=subprocess.PIPE, stderr=self.log)
+                                     stdout=subprocess.PIPE, stderr=self.log, preexec_fn=_die_with_parent)
+        atexit.register(lambda: self.proc.poll() is None and self.proc.kill())
         line = self.proc.stdout.readline().decode()
         if "http://" not in line:
             raise RuntimeError(f"vpr serve did not start: {line!r}; see {log_path}")
@@ -88,10 +97,12 @@ class Server:
         return 0
 
     def kill(self, sig=9):
-        self.proc.send_signal(sig)
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
         self.proc.wait(timeout=60)
         self.log.close()
         return self.proc.returncode
+
 
 
 def request(port, method, path, body=None, headers=None, timeout=60):
