@@ -297,3 +297,46 @@ TEST(CliDataset, BerlinWithoutImagesIsParsedThenReportedMissing) {
 
 }  // namespace
 }  // namespace vpr
+
+namespace vpr {
+namespace {
+
+// vpr index --out X.vprdb writes the public database (names inside), vpr search reads
+// it and answers as it does from the FAISS index (vpr serve --db loads the same file).
+TEST(Cli, IndexWritesAPlaceDatabaseThatSearchReadsAsItReadsFaissFiles) {
+  const fs::path dir = Scratch("vprdb");
+  std::vector<float> db(12 * 8), q(3 * 8);
+  cv::RNG rng(4);
+  for (float& v : db) v = static_cast<float>(rng.uniform(-1.0, 1.0));
+  for (size_t i = 0; i < q.size(); ++i) q[i] = db[8 * 5 + i % 8] + (i < 8 ? 0.0f : 0.3f * (i % 3));
+  WriteNpy((dir / "db.npy").string(), db.data(), 12, 8);
+  WriteNpy((dir / "q.npy").string(), q.data(), 3, 8);
+  std::ofstream names(dir / "db.names.txt");
+  for (int i = 0; i < 12; ++i) names << "place_" << i << ".jpg\n";
+  names.close();
+  const std::string npy = (dir / "db.npy").string(), queries = (dir / "q.npy").string();
+  ASSERT_EQ(Vpr("index --descriptors " + npy + " --out " + (dir / "map.vprdb").string()).code, 0);
+  ASSERT_EQ(Vpr("index --descriptors " + npy + " --out " + (dir / "db.index").string()).code, 0);
+  for (const char* index : {"map.vprdb", "db.index"}) {
+    const std::string out = (dir / (std::string(index) + ".json")).string();
+    const CliRun run = Vpr("search --index " + (dir / index).string() + " --queries " + queries + " --top-k 4 --out " + out);
+    ASSERT_EQ(run.code, 0) << run.output;
+  }
+  auto read = [&](const char* name) { return nlohmann::json::parse(std::ifstream(dir / name)); };
+  const nlohmann::json a = read("map.vprdb.json"), b = read("db.index.json");
+  ASSERT_EQ(a["queries"].size(), 3u);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(a["queries"][r]["ids"], b["queries"][r]["ids"]);
+    EXPECT_EQ(a["queries"][r]["names"], b["queries"][r]["names"]);
+    for (int k = 0; k < 4; ++k)
+      EXPECT_NEAR(a["queries"][r]["distances"][k].get<float>(), b["queries"][r]["distances"][k].get<float>(), 1e-4);
+  }
+  EXPECT_EQ(a["queries"][0]["names"][0], "place_5.jpg");
+  EXPECT_EQ(a["factory"], "Flat");
+  const CliRun ivf = Vpr("index --descriptors " + npy + " --factory IVF2,Flat --out " + (dir / "ivf.vprdb").string());
+  EXPECT_EQ(ivf.code, 2) << ivf.output;
+  EXPECT_NE(ivf.output.find("needs training"), std::string::npos) << ivf.output;
+}
+
+}  // namespace
+}  // namespace vpr

@@ -59,6 +59,7 @@ class PlaceDatabase {
   bool Remove(int64_t id);
   int64_t size() const;
   int dim() const;
+  const DatabaseOptions& options() const;
   // The id the next Add returns (ids are never reused, so a replayed log can tell what
   // a saved database already holds).
   int64_t next_id() const;

@@ -142,6 +142,8 @@ int64_t PlaceDatabase::size() const {
 
 int PlaceDatabase::dim() const { return impl_->dim; }
 
+const DatabaseOptions& PlaceDatabase::options() const { return impl_->options; }
+
 int64_t PlaceDatabase::next_id() const {
   std::shared_lock lock(impl_->mutex);
   return impl_->next_id;

@@ -17,6 +17,8 @@
 #include "vpr/util/fingerprint.h"
 #include "vpr/util/logging.h"
 #include "vpr/util/npy.h"
+#include "vpr/util/progress.h"
+#include "vpr/vpr.h"
 
 namespace vpr {
 namespace {
@@ -108,12 +110,98 @@ nlohmann::json QueryJson(const KnnResult& knn, int64_t q, const std::vector<std:
   return row;
 }
 
+// A .vprdb is the public PlaceDatabase (the file vpr serve and the C++ API load); any
+// other --out / --index is a FAISS index with its .json sidecar.
+bool IsPlaceDatabase(const std::string& path) { return fs::path(path).extension() == ".vprdb"; }
+
+std::vector<std::string> QueryNames(const SearchCommandOptions& options, int64_t rows) {
+  const std::string path = ResolveNames(options.query_names, options.queries, rows, "search");
+  return path.empty() ? std::vector<std::string>{} : ReadNames(path);
+}
+
+int64_t TopK(const SearchCommandOptions& options, int64_t entries) {
+  const int64_t k = std::min<int64_t>(options.top_k, entries);
+  if (k < options.top_k) Log().warn("search: --top-k {} > the {} database entries; returning {}", options.top_k, entries, k);
+  return k;
+}
+
+// What either kind of index answers, as vpr search writes it.
+struct SearchOutput {
+  std::string factory, metric;
+  int64_t k = 0;
+  double seconds = 0;
+  nlohmann::json rows = nlohmann::json::array();
+};
+
+SearchOutput SearchFaissIndex(const SearchCommandOptions& options) {
+  FaissIndex index = FaissIndex::Load(options.index);
+  index.SetSearchParams(options.nprobe, options.ef_search);
+  NpyMatrix queries = ReadDescriptorMatrix(options.queries, "--queries", index.dim());
+  const std::vector<std::string> query_names = QueryNames(options, queries.rows);
+  const IndexInfo& info = index.info();
+  VPR_CHECK(info.names.empty() || fs::exists(info.names), "database names '", info.names, "' of '", options.index,
+            "' not found: its sidecar names it relative to the index's folder; move the names file with the index, "
+            "or rebuild the index with vpr index --names FILE");
+  std::vector<std::string> db_names = info.names.empty() ? std::vector<std::string>{} : ReadNames(info.names);
+  VPR_CHECK(info.names.empty() || info.names_fingerprint.empty() ||
+                info.names_fingerprint == FingerprintFileContent(info.names),
+            "database names '", info.names, "' changed since '", options.index,
+            "' was built (another extract wrote them?): results would be named wrongly; rebuild the index");
+  VPR_CHECK(db_names.empty() || static_cast<int64_t>(db_names.size()) == index.ntotal(), "database names '",
+            info.names, "' list ", db_names.size(), " images but the index holds ", index.ntotal());
+  SearchOutput out{info.factory, info.metric, TopK(options, index.ntotal())};
+  auto start = std::chrono::steady_clock::now();
+  KnnResult knn = index.Search(queries.data.data(), queries.rows, queries.cols, out.k);
+  out.seconds = SecondsSince(start);
+  for (int64_t q = 0; q < knn.num_queries; ++q) out.rows.push_back(QueryJson(knn, q, query_names, db_names));
+  return out;
+}
+
+SearchOutput SearchPlaceDatabase(const SearchCommandOptions& options) {
+  const PlaceDatabase db = PlaceDatabase::Load(options.index);
+  NpyMatrix queries = ReadDescriptorMatrix(options.queries, "--queries", db.dim());
+  const std::vector<std::string> query_names = QueryNames(options, queries.rows);
+  SearchOutput out{db.options().factory, db.options().metric, TopK(options, db.size())};
+  std::vector<std::vector<float>> rows;
+  for (int64_t q = 0; q < queries.rows; ++q)
+    rows.emplace_back(queries.data.begin() + q * queries.cols, queries.data.begin() + (q + 1) * queries.cols);
+  auto start = std::chrono::steady_clock::now();
+  const std::vector<std::vector<Match>> matches = out.k > 0 ? db.QueryMany(rows, static_cast<int>(out.k))
+                                                            : std::vector<std::vector<Match>>(rows.size());
+  out.seconds = SecondsSince(start);
+  for (size_t q = 0; q < matches.size(); ++q) {
+    nlohmann::json ids = nlohmann::json::array(), names = nlohmann::json::array(), dists = nlohmann::json::array();
+    for (const Match& m : matches[q]) ids.push_back(m.id), dists.push_back(m.distance), names.push_back(m.info.name);
+    nlohmann::json row = {{"id", q}, {"ids", ids}, {"distances", dists}, {"names", names}};
+    if (!query_names.empty()) row["name"] = query_names[q];
+    out.rows.push_back(row);
+  }
+  return out;
+}
+
+// vpr index --out MAP.vprdb: every row becomes a place named by its line of the names file.
+void WritePlaceDatabase(const IndexCommandOptions& options) {
+  NpyMatrix m = ReadDescriptorMatrix(options.descriptors, "--descriptors");
+  const std::string names_path = ResolveNames(options.names, options.descriptors, m.rows, "index");
+  const std::vector<std::string> names = names_path.empty() ? std::vector<std::string>{} : ReadNames(names_path);
+  PlaceDatabase db(static_cast<int>(m.cols), DatabaseOptions{options.index.factory, options.index.metric});
+  Progress progress("index: adding places", m.rows, "places");
+  for (int64_t r = 0; r < m.rows; ++r) {
+    db.Add(std::vector<float>(m.data.begin() + r * m.cols, m.data.begin() + (r + 1) * m.cols),
+           PlaceInfo{names.empty() ? std::string() : names[r], 0.0, 0.0, static_cast<double>(r)});
+    progress.Add(1);
+  }
+  progress.Finish();
+  db.Save(options.out);
+}
+
 }  // namespace
 
 int RunIndexCommand(int argc, char** argv) {
   CLI::App app("Build a FAISS index over a descriptor file (float32 N x dim .npy, as vpr extract writes),\n"
                "streaming it in chunks. Writes OUT and OUT.json (factory, metric, dim, count, and the\n"
-               "descriptors and names files, so vpr search can name the results).",
+               "descriptors and names files, so vpr search can name the results); or, for OUT.vprdb, one\n"
+               "place database file with the names inside (vpr serve --db and the C++ API load it).",
                "vpr index");
   IndexCommandOptions options;
   app.add_option("--descriptors", options.descriptors, "database descriptors .npy")->required();
@@ -129,7 +217,9 @@ int RunIndexCommand(int argc, char** argv) {
                  "rows sampled to train IVF / PQ (0 = all; faiss wants >= 39 per list or centroid)")
       ->capture_default_str();
   app.add_option("--seed", options.index.seed, "seed of the training sample and k-means")->capture_default_str();
-  app.add_option("--out", options.out, "index file to write (e.g. db.index)")->required();
+  app.add_option("--out", options.out, "index file to write: db.index (FAISS + db.index.json), or map.vprdb (one "
+                                       "file with the names inside, as vpr serve and the C++ API load; Flat or HNSW)")
+      ->required();
   RuntimeOptions runtime;
   app.add_option("--threads", runtime.threads, "CPU threads of FAISS and BLAS (0 = every usable CPU)")
       ->capture_default_str();
@@ -140,6 +230,12 @@ int RunIndexCommand(int argc, char** argv) {
   CheckWritable(IndexInfoPath(options.out), "--out");
 
   auto start = std::chrono::steady_clock::now();
+  if (IsPlaceDatabase(options.out)) {
+    WritePlaceDatabase(options);
+    Log().info("index: wrote {} (a place database, '{}', {}), {:.1f} MB, {:.1f}s", options.out, options.index.factory,
+               DistanceMeaning(options.index.metric), fs::file_size(options.out) / 1e6, SecondsSince(start));
+    return 0;
+  }
   // Names first: a mismatch should fail before minutes of training.
   std::string names = ResolveNames(options.names, options.descriptors, NpyReader(options.descriptors).rows(), "index");
   FaissIndex index = FaissIndex::BuildFromNpy(options.descriptors, options.index);
@@ -157,7 +253,8 @@ int RunSearchCommand(int argc, char** argv) {
                "distances (squared L2, ascending; or inner products, descending, for --metric ip indexes).",
                "vpr search");
   SearchCommandOptions options;
-  app.add_option("--index", options.index, "index file written by vpr index")->required();
+  app.add_option("--index", options.index, "index written by vpr index (.index, or a .vprdb place database)")
+      ->required();
   app.add_option("--queries", options.queries, "query descriptors .npy")->required();
   app.add_option("--query-names", options.query_names,
                  "query names file (default: the .names.txt beside --queries, when present)");
@@ -174,42 +271,26 @@ int RunSearchCommand(int argc, char** argv) {
   options.Check();
   CheckWritable(options.out, "--out");
 
-  FaissIndex index = FaissIndex::Load(options.index);
-  index.SetSearchParams(options.nprobe, options.ef_search);
-  NpyMatrix queries = ReadDescriptorMatrix(options.queries, "--queries", index.dim());
-  std::string query_names_path = ResolveNames(options.query_names, options.queries, queries.rows, "search");
-  std::vector<std::string> query_names = query_names_path.empty() ? std::vector<std::string>{} : ReadNames(query_names_path);
-  const IndexInfo& info = index.info();
-  VPR_CHECK(info.names.empty() || fs::exists(info.names), "database names '", info.names, "' of '", options.index,
-            "' not found: its sidecar names it relative to the index's folder; move the names file with the index, "
-            "or rebuild the index with vpr index --names FILE");
-  std::vector<std::string> db_names = info.names.empty() ? std::vector<std::string>{} : ReadNames(info.names);
-  VPR_CHECK(info.names.empty() || info.names_fingerprint.empty() ||
-                info.names_fingerprint == FingerprintFileContent(info.names),
-            "database names '", info.names, "' changed since '", options.index,
-            "' was built (another extract wrote them?): results would be named wrongly; rebuild the index");
-  VPR_CHECK(db_names.empty() || static_cast<int64_t>(db_names.size()) == index.ntotal(), "database names '",
-            info.names, "' list ", db_names.size(), " images but the index holds ", index.ntotal());
-  int64_t k = std::min<int64_t>(options.top_k, index.ntotal());
-  if (k < options.top_k) Log().warn("search: --top-k {} > the {} database entries; returning {}", options.top_k, k, k);
-
-  auto start = std::chrono::steady_clock::now();
-  KnnResult knn = index.Search(queries.data.data(), queries.rows, queries.cols, k);
-  double seconds = SecondsSince(start);
-  nlohmann::json rows = nlohmann::json::array();
-  for (int64_t q = 0; q < knn.num_queries; ++q) rows.push_back(QueryJson(knn, q, query_names, db_names));
-  nlohmann::json result = {{"index", options.index},   {"factory", info.factory}, {"metric", info.metric},
-                           {"distance", DistanceMeaning(info.metric)}, {"top_k", k},
-                           {"num_queries", knn.num_queries}, {"search_seconds", seconds}, {"queries", rows}};
+  const SearchOutput out = IsPlaceDatabase(options.index) ? SearchPlaceDatabase(options) : SearchFaissIndex(options);
+  const nlohmann::json result = {{"index", options.index},
+                                 {"factory", out.factory},
+                                 {"metric", out.metric},
+                                 {"distance", DistanceMeaning(out.metric)},
+                                 {"top_k", out.k},
+                                 {"num_queries", out.rows.size()},
+                                 {"search_seconds", out.seconds},
+                                 {"queries", out.rows}};
   WriteFileAtomic(options.out, result.dump(1) + "\n");
-  Log().info("search: {} queries x top {} in {} ('{}', {}) in {:.3f}s ({:.3f} ms/query, {} threads); wrote {}",
-             knn.num_queries,
-             k, options.index, info.factory, DistanceMeaning(info.metric), seconds,
-             knn.num_queries > 0 ? 1e3 * seconds / knn.num_queries : 0.0, runtime.ResolvedThreads(), options.out);
-  if (knn.num_queries > 0)
-    Log().info("search: query 0{} -> {}{} (distance {})", query_names.empty() ? "" : " (" + query_names[0] + ")",
-               knn.id(0, 0), db_names.empty() || knn.id(0, 0) < 0 ? "" : " (" + db_names[knn.id(0, 0)] + ")",
-               knn.distance(0, 0));
+  const size_t n = out.rows.size();
+  Log().info("search: {} queries x top {} in {} ('{}', {}) in {:.3f}s ({:.3f} ms/query, {} threads); wrote {}", n,
+             out.k, options.index, out.factory, DistanceMeaning(out.metric), out.seconds,
+             n > 0 ? 1e3 * out.seconds / n : 0.0, runtime.ResolvedThreads(), options.out);
+  if (n > 0 && !out.rows[0]["ids"].empty())
+    Log().info("search: query 0{} -> {}{} (distance {})",
+               out.rows[0].contains("name") ? " (" + out.rows[0]["name"].get<std::string>() + ")" : "",
+               out.rows[0]["ids"][0].get<int64_t>(),
+               out.rows[0].contains("names") ? " (" + out.rows[0]["names"][0].get<std::string>() + ")" : "",
+               out.rows[0]["distances"][0].get<float>());
   return 0;
 }
 
