@@ -60,7 +60,10 @@ function drawMap(matches) {
   const pts = places.map(coords);
   const minX = Math.min(...pts.map((p) => p[0])), maxX = Math.max(...pts.map((p) => p[0]));
   const minY = Math.min(...pts.map((p) => p[1])), maxY = Math.max(...pts.map((p) => p[1]));
-  const w = 1000, h = 300, pad = 20;
+  // Places along one axis (their time) need a strip, not a map.
+  const w = 1000, h = useTime ? 100 : 300, pad = 20;
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.style.height = `${h}px`;
   const sx = (maxX - minX) || 1, sy = (maxY - minY) || 1;
   const s = useTime ? null : Math.min((w - 2 * pad) / sx, (h - 2 * pad) / sy);
   const map = (p) => useTime
