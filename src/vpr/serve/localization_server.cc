@@ -474,12 +474,16 @@ std::vector<Verification> LocalizationServer::Impl::Rerank(const cv::Mat& query,
     std::shared_ptr<const LocalFeatures> f = features.Get(m.id);
     if (!f) {
       const std::optional<fs::path> path = ImagePath(m.info.name);
-      if (!path) {
-        verifications.push_back({});  // no image to verify against: unverified
+      try {
+        if (path) features.Put(m.id, verifier.Extract(LoadImageBgr(path->string())));
+      } catch (const Error& e) {
+        Log().warn("rerank: place {}: {}", m.id, e.what());
+      }
+      f = features.Get(m.id);
+      if (!f) {
+        verifications.push_back({});  // no readable image to verify against: unverified
         continue;
       }
-      features.Put(m.id, verifier.Extract(LoadImageBgr(path->string())));
-      f = features.Get(m.id);
     }
     verifications.push_back(verifier.Verify(q, *f));
   }
