@@ -207,7 +207,8 @@ int main(int argc, char** argv) {
   };
   row("JPEG files (decode+resize+net)", files);
   row("decoded images (resize+net)", tensors);
-  std::printf("  %-46s %9.3f  (the setup each Describe call pays: model to device, inference copy)\n",
+  std::printf("  %-46s %9.3f  (the set-up each call pays: model to device, inference copy; a PlaceRecognizer "
+              "pays it once)\n",
               "first decoded image of the call", first_ms);
 
   std::printf("\n3. Ratios of p50s (API per frame / batch per image; 1.00 = the API adds nothing)\n");

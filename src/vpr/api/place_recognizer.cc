@@ -42,6 +42,14 @@ PlaceRecognizer::PlaceRecognizer(const RecognizerOptions& options) : impl_(std::
   VPR_CHECK_USAGE(!options.model.empty(), "RecognizerOptions::model is empty: give a checkpoint or backbone file");
   impl_->loaded = LoadModel(options.model, ModelFlags{});
   impl_->extract = ExtractOptionsFor(options, impl_->loaded);
+  // The inference copy of the encoder (channels-last, in the chosen precision) is made once
+  // here and kept: ExtractDescriptors uses a prepared model as it is. Made per Describe, it
+  // took a MobileNetV2 frame at 240x320 from 31 ms to 45.
+  VprModel& model = impl_->loaded.model;
+  const at::Device device = impl_->extract.runtime.Apply();
+  model->to(device);
+  model->eval();
+  model->PrepareInference(impl_->extract.runtime.ResolvedPrecision(device));
 }
 
 PlaceRecognizer::~PlaceRecognizer() = default;

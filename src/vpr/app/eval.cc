@@ -30,7 +30,16 @@ void EvalOptions::Check() const {
   index.Check();
   VPR_CHECK_USAGE(rerank >= 0 && rerank <= top_k, "--rerank must be in [0, --top-k] (0 = off; --top-k is ", top_k,
                   "), got ", rerank);
-  if (rerank > 0) verifier.Check();
+  if (rerank > 0) Rerank().Check();
+}
+
+RerankOptions EvalOptions::Rerank() const {
+  RerankOptions r;
+  r.depth = rerank;
+  r.margin = rerank_margin;
+  r.inner_product = index.metric == "ip";
+  r.verifier = verifier;
+  return r;
 }
 
 std::vector<int> ParseRecallAt(const std::string& text) {
@@ -302,8 +311,8 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
     const KnnResult before = result.knn;
     result.recall_before_rerank = result.recall;
     result.hits_before_rerank = result.hits;
-    result.rerank = RerankByVerification(dataset.database, dataset.queries, &result.knn, options.rerank,
-                                         options.verifier, options.extract.runtime.ResolvedThreads());
+    result.rerank = RerankByVerification(dataset.database, dataset.queries, &result.knn, options.Rerank(),
+                                         options.extract.runtime.ResolvedThreads());
     result.recall = RecallAtN(result.knn, positives, options.recall_at);
     result.hits = Hits(result.recall, nq);
     // Top-1 changes by outcome: a miss made a hit, a hit made a miss, or neither.
@@ -317,6 +326,8 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
     }
     const RerankStats& s = result.rerank;
     rerank_json = {{"candidates", options.rerank},
+                   {"margin", options.rerank_margin},
+                   {"within_margin", s.within_margin},
                    {"recall_at_before", RecallJson(result.recall_before_rerank)},
                    {"hits_at_before", HitsJson(result.hits_before_rerank)},
                    {"recall_at_after", RecallJson(result.recall)},
@@ -334,11 +345,12 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
                    {"ms_per_verify", s.verify_ms},
                    {"seconds", s.seconds},
                    {"verifier", VerifierJson(options.verifier)}};
-    fmt::print("Re-ranked the top {} of {} queries by geometric verification ({}, {}): {} of {} pairs verified; "
-               "{} queries changed their top-1 ({} miss to hit, {} hit to miss); {:.1f} ms per image's features, "
-               "{:.1f} ms per pair, {:.1f} s in all\n",
+    fmt::print("Re-ranked the top {} of {} queries by geometric verification ({}, {}): {} of {} pairs verified, "
+               "{} within {} of the top-1's distance; {} queries changed their top-1 ({} miss to hit, {} hit to "
+               "miss); {:.1f} ms per image's features, {:.1f} ms per pair, {:.1f} s in all\n",
                options.rerank, s.queries_reranked, options.verifier.features, options.verifier.model, s.verified_pairs,
-               s.pairs, s.top1_changed, fixed, broken, s.extract_ms, s.verify_ms, s.seconds);
+               s.pairs, s.within_margin, options.rerank_margin, s.top1_changed, fixed, broken, s.extract_ms,
+               s.verify_ms, s.seconds);
     PrintRecall(result.recall, result.hits, nq, result.failed_queries.size(),
                 fmt::format(" after re-ranking the top {}", options.rerank));
   }

@@ -41,11 +41,15 @@ struct EvalOptions {
   std::vector<int64_t> pca_dims;
   // report.html: sampled queries with their retrievals.
   ReportOptions report;
-  // Re-ranking: each query's top `rerank` database images reordered by geometric
-  // verification (see RerankOrder; 0 = off, at most top_k). Every output then holds the
-  // new order; metrics.json's "rerank" holds recall@N before and after.
+  // Re-ranking: each query's top `rerank` database images verified geometrically, those
+  // within `rerank_margin` of the top-1's distance reordered (see RerankOptions; 0 = off,
+  // at most top_k). Every output then holds the new order; metrics.json's "rerank" holds
+  // recall@N before and after.
   int rerank = 0;
+  double rerank_margin = RerankOptions{}.margin;  // 0.15 (squared L2 of unit descriptors)
   VerifierOptions verifier;  // used when rerank > 0
+  // The re-ranking these options ask for (rerank > 0).
+  RerankOptions Rerank() const;
   void Check() const;
 };
 

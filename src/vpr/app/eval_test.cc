@@ -380,6 +380,27 @@ TEST(Rerank, VerifiedFirstByInliersThenRetrievalOrder) {
   EXPECT_TRUE(RerankOrder({}).empty());
 }
 
+// The rule --rerank applies: only candidates within the margin of the top-1's distance
+// move; a far candidate keeps its rank however many inliers it has ("same scene" from
+// 20 frames away is not the nearest place).
+TEST(Rerank, OnlyCandidatesWithinTheMarginOfTheTopOneMove) {
+  auto v = [](int inliers, bool verified) { return Verification{inliers, inliers, verified}; };
+  const std::vector<Verification> verifications = {v(5, false), v(20, true), v(30, true), v(90, true), v(0, false)};
+  const std::vector<float> distances = {1.00f, 1.05f, 1.10f, 1.30f, 1.40f};
+  EXPECT_EQ(RerankOrder(verifications, distances, 0.15), (std::vector<int>{2, 1, 0, 3, 4}));
+  EXPECT_EQ(RerankOrder(verifications, distances, 0.0), (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(RerankOrder(verifications, distances, 4.0), RerankOrder(verifications));  // 4: the whole top N
+  EXPECT_EQ(RerankOrder(verifications, distances, 4.0), (std::vector<int>{3, 2, 1, 0, 4}));
+  EXPECT_TRUE(RerankOrder({}, {}, 0.15).empty());
+  RerankOptions options;
+  EXPECT_EQ(options.margin, 0.15);
+  options.Check();
+  options.margin = 4.5;
+  EXPECT_THROW(options.Check(), UsageError);
+  options.margin = -0.1;
+  EXPECT_THROW(options.Check(), UsageError);
+}
+
 // A textured scene of shapes (seeded), as the verifier tests draw it.
 cv::Mat Shapes(int seed, cv::Size size) {
   cv::Mat image(size, CV_8UC3, cv::Scalar(90, 90, 90));
@@ -439,6 +460,9 @@ TEST(Eval, RerankReordersByVerificationAndCountsTheChanges) {
   ASSERT_TRUE(after.contains("rerank"));
   const json& r = after["rerank"];
   EXPECT_EQ(r["candidates"], 3);
+  EXPECT_EQ(r["margin"], 0.15);
+  EXPECT_GE(r["within_margin"].get<int>(), places);  // each query's top-1 at least
+  EXPECT_LE(r["within_margin"].get<int>(), places * 3);
   EXPECT_EQ(r["recall_at_before"], before["recall_at"]);
   EXPECT_EQ(r["hits_at_before"], before["hits_at"]);
   EXPECT_EQ(r["recall_at_after"], after["recall_at"]);
@@ -482,9 +506,19 @@ TEST(Eval, RerankReordersByVerificationAndCountsTheChanges) {
   EXPECT_GE(q0["inliers"][0].get<int>(), q0["inliers"][1].get<int>());
   EXPECT_FALSE(ReadJson(root / "plain" / "predictions.json")["queries"][0].contains("inliers"));
 
+  // With no margin nothing can move ahead of the top-1: retrieval's first image stays.
+  options.out_dir = (root / "no_margin").string();
+  options.rerank_margin = 0;
+  const EvalResult kept = RunEval(model, dataset, options);
+  for (int q = 0; q < places; ++q) EXPECT_EQ(kept.knn.id(q, 0), plain.knn.id(q, 0)) << "query " << q;
+  EXPECT_EQ(kept.rerank.top1_changed, 0);
+
   options.rerank = 5;  // more than --top-k
   EXPECT_THROW(options.Check(), UsageError);
   options.rerank = 2;
+  options.rerank_margin = 5;  // squared L2 of unit descriptors is at most 4
+  EXPECT_THROW(options.Check(), UsageError);
+  options.rerank_margin = 4;
   options.verifier.ratio = 0;
   EXPECT_THROW(options.Check(), UsageError);
 }

@@ -56,7 +56,10 @@ struct ExtractResult {
   nlohmann::json Summary() const;
 };
 
-// Runs `model` (moved to the device and set to eval) over the images at `paths`.
+// Runs `model` (moved to the device and set to eval) over the images at `paths`. The
+// encoder's inference copy (VprModel::PrepareInference) is made for the call and released
+// after it, unless the caller has prepared the model already, in the precision `options`
+// resolve to: that copy is used and kept (a caller describing frame by frame prepares once).
 ExtractResult ExtractDescriptors(VprModel& model, const std::vector<std::string>& paths,
                                  const ExtractOptions& options);
 

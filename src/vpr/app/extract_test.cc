@@ -119,6 +119,31 @@ TEST(Extract, Bf16DescriptorsAreCloseToFp32AndTheModelKeepsFp32Weights) {
   EXPECT_TRUE(at::equal(ExtractDescriptors(model, paths, options).descriptors, fp32.descriptors));
 }
 
+// A caller that describes frame by frame (PlaceRecognizer) prepares the model once: the
+// extractor then runs that copy and leaves it in place, instead of making its own per call.
+TEST(Extract, APreparedModelIsRunAsItIsAndKeptPrepared) {
+  fs::path dir = WriteImages("prepared");
+  VprModel model = TinyTestModel();
+  std::vector<std::string> paths = {(dir / "a.png").string(), (dir / "b.png").string()};
+  ExtractOptions options;
+  options.runtime.precision = "bf16";  // a copy that differs from the fp32 weights
+  const ExtractResult own = ExtractDescriptors(model, paths, options);
+  EXPECT_FALSE(model->inference_prepared());  // its own copy, released
+
+  model->PrepareInference(Precision::kBf16);
+  for (int call = 0; call < 2; ++call) {
+    const ExtractResult kept = ExtractDescriptors(model, paths, options);
+    EXPECT_TRUE(at::equal(kept.descriptors, own.descriptors)) << "call " << call;
+    EXPECT_EQ(kept.precision, "bf16");
+    ASSERT_TRUE(model->inference_prepared()) << "call " << call;
+    EXPECT_EQ(model->inference_precision(), Precision::kBf16);
+  }
+  options.runtime.precision = "fp32";  // not what it was prepared for: refused, not silently bf16
+  EXPECT_THROW(ExtractDescriptors(model, paths, options), Error);
+  EXPECT_TRUE(model->inference_prepared());
+  model->ReleaseInference();
+}
+
 TEST(Extract, ImageTooSmallForTheNetworkIsAFailureNotACrash) {
   // 1x1 pixels: the max-pool of the VGG cut cannot run on it.
   ModelOptions options;

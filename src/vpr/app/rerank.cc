@@ -13,6 +13,13 @@
 
 namespace vpr {
 
+void RerankOptions::Check() const {
+  VPR_CHECK_USAGE(depth >= 1, "--rerank must be at least 1 to re-rank, got ", depth);
+  VPR_CHECK_USAGE(margin >= 0 && margin <= 4, "--rerank-margin must be in [0, 4] (squared L2 distance of unit ",
+                  "descriptors behind the top-1; 4 = the whole top N), got ", margin);
+  verifier.Check();
+}
+
 std::vector<int> RerankOrder(const std::vector<Verification>& verifications) {
   std::vector<int> order(verifications.size());
   std::iota(order.begin(), order.end(), 0);
@@ -21,6 +28,17 @@ std::vector<int> RerankOrder(const std::vector<Verification>& verifications) {
     if (va.verified != vb.verified) return va.verified;
     return va.verified && va.inliers > vb.inliers;  // unverified: retrieval order
   });
+  return order;
+}
+
+std::vector<int> RerankOrder(const std::vector<Verification>& verifications, const std::vector<float>& distances,
+                             double margin) {
+  VPR_CHECK(distances.size() == verifications.size(), "internal: ", distances.size(), " distances for ",
+            verifications.size(), " verifications");
+  size_t near = 0;  // distances are sorted: the candidates within the margin are a prefix
+  while (near < distances.size() && distances[near] <= distances[0] + margin) ++near;
+  std::vector<int> order = RerankOrder(std::vector<Verification>(verifications.begin(), verifications.begin() + near));
+  for (size_t r = near; r < verifications.size(); ++r) order.push_back(static_cast<int>(r));
   return order;
 }
 
@@ -53,8 +71,9 @@ Described Describe(const GeometricVerifier& verifier, const std::string& path) {
 }  // namespace
 
 RerankStats RerankByVerification(const std::vector<std::string>& database, const std::vector<std::string>& queries,
-                                 KnnResult* knn, int depth, const VerifierOptions& options, int threads) {
-  VPR_CHECK(depth > 0, "internal: re-ranking depth must be positive, got ", depth);
+                                 KnnResult* knn, const RerankOptions& options, int threads) {
+  options.Check();
+  const int depth = options.depth;
   VPR_CHECK(knn->num_queries == static_cast<int64_t>(queries.size()), "internal: ", knn->num_queries,
             " result rows for ", queries.size(), " queries");
   const auto start = Clock::now();
@@ -62,7 +81,7 @@ RerankStats RerankByVerification(const std::vector<std::string>& database, const
   stats.depth = depth;
   stats.inliers.resize(queries.size());
   const int64_t n = std::min<int64_t>(depth, knn->k);
-  const GeometricVerifier verifier(options);
+  const GeometricVerifier verifier(options.verifier);
 
   // The database images some query has in its shortlist, and the queries with one.
   std::vector<char> needed(database.size(), 0);
@@ -128,7 +147,13 @@ RerankStats RerankByVerification(const std::vector<std::string>& database, const
     ++stats.queries_reranked;
     stats.pairs += static_cast<int64_t>(out.v.size());
     verify_ms += out.ms;
-    const std::vector<int> order = RerankOrder(out.v);
+    std::vector<float> l2;  // squared L2, nearest first
+    for (size_t r = 0; r < out.v.size(); ++r) {
+      const float d = knn->distance(q, static_cast<int64_t>(r));
+      l2.push_back(options.inner_product ? 2 - 2 * d : d);
+    }
+    const std::vector<int> order = RerankOrder(out.v, l2, options.margin);
+    for (float d : l2) stats.within_margin += d <= l2[0] + options.margin;
     std::vector<int64_t> ids(order.size());
     std::vector<float> distances(order.size());
     for (size_t r = 0; r < order.size(); ++r) {

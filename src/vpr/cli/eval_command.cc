@@ -50,9 +50,14 @@ int RunEvalCommand(int argc, char** argv) {
   app.add_option("--report-queries", options.report.sample_queries, "queries shown in report.html")
       ->capture_default_str();
   app.add_option("--rerank", options.rerank,
-                 "re-rank each query's top N database images by geometric verification: verified ones first, by "
-                 "inliers, then the rest in retrieval order (0 = off; at most --top-k); metrics.json's \"rerank\" "
-                 "holds recall@N before and after")
+                 "re-rank each query's top N database images by geometric verification: of those within "
+                 "--rerank-margin of the top-1's distance, verified ones first, by inliers, then the rest in "
+                 "retrieval order (0 = off; at most --top-k); metrics.json's \"rerank\" holds recall@N before and "
+                 "after")
+      ->capture_default_str();
+  app.add_option("--rerank-margin", options.rerank_margin,
+                 "only candidates whose distance is within this much of the top-1's (squared L2 of unit "
+                 "descriptors, 0-4; 4 = all of the top N) are reordered by verification")
       ->capture_default_str();
   BindVerifierFlags(app, options.verifier);
   model_flags.Bind(app);

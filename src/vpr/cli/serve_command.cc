@@ -39,6 +39,8 @@ void BindServeFlags(CLI::App& app, ServeOptions& o) {
   app.add_option("--ui-dir", o.ui_dir, "serve the web viewer from this folder (development)");
   app.add_option("--snapshot-every", o.snapshot_every, "journal records before the database file is rewritten")
       ->capture_default_str();
+  app.add_option("--rerank-margin", o.rerank_margin, "rerank reorders only candidates this close to the top-1")
+      ->capture_default_str();
   BindVerifierFlags(app, o.verifier);
 }
 

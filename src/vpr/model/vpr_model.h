@@ -67,6 +67,8 @@ class VprModelImpl : public torch::nn::Module {
   void ReleaseInference();
   // The precision of the inference copy; fp32 when there is none.
   Precision inference_precision() const { return precision_; }
+  // Whether PrepareInference made a copy that is still held.
+  bool inference_prepared() const { return static_cast<bool>(inference_encoder_); }
 
   const ModelOptions& options() const { return options_; }
   torch::nn::Sequential encoder{nullptr};

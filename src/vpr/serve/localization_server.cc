@@ -487,7 +487,11 @@ std::vector<Verification> LocalizationServer::Impl::Rerank(const cv::Mat& query,
     }
     verifications.push_back(verifier.Verify(q, *f));
   }
-  const std::vector<int> order = RerankOrder(verifications);
+  // Only candidates retrieval cannot tell from its top-1 move (RerankOptions::margin).
+  std::vector<float> distances;
+  const bool ip = store->db().options().metric == "ip";
+  for (int r = 0; r < n; ++r) distances.push_back(ip ? 2 - 2 * (*matches)[r].distance : (*matches)[r].distance);
+  const std::vector<int> order = RerankOrder(verifications, distances, options.rerank_margin);
   std::vector<Match> reordered;
   std::vector<Verification> verified;
   for (int r : order) {

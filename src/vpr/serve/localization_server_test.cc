@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -152,6 +153,37 @@ TEST(LocalizationServer, LocalizesAPhotoAsItsOwnDatabaseImageRawOrMultipart) {
   const json multipart = Body(s.client->Post("/v1/localize", form));
   EXPECT_EQ(multipart["matches"].size(), 5u) << "the default k";
   EXPECT_EQ(multipart["matches"][0]["name"], "img4.png");
+}
+
+TEST(LocalizationServer, RerankVerifiesTheTopCandidatesAgainstTheDatabaseImages) {
+  // Scenes of random blocks, large enough for ORB's keypoints.
+  const fs::path dir = Fixture().dir / ("scenes_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  cv::RNG rng(8);
+  for (int i = 0; i < 3; ++i) {
+    cv::Mat scene(240, 320, CV_8UC3, cv::Scalar::all(128));
+    for (int b = 0; b < 150; ++b) {
+      const cv::Point corner(rng.uniform(0, 300), rng.uniform(0, 220));
+      cv::rectangle(scene, corner, corner + cv::Point(rng.uniform(4, 30), rng.uniform(4, 30)),
+                    cv::Scalar(rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255)), cv::FILLED);
+    }
+    cv::imwrite((dir / ("scene" + std::to_string(i) + ".png")).string(), scene);
+  }
+  ServeOptions o = Options();
+  o.images = dir.string();
+  Running s(o);
+  auto r = s.client->Post("/v1/localize?k=2&rerank=3", ReadFileBytes((dir / "scene1.png").string()), "image/png");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = Body(r);
+  ASSERT_EQ(j["matches"].size(), 2u);
+  EXPECT_EQ(j["matches"][0]["name"], "scene1.png") << "the image itself: distance 0, and the most inliers";
+  EXPECT_TRUE(j["matches"][0].contains("inliers"));
+  EXPECT_TRUE(j["matches"][0]["verified"].get<bool>()) << r->body;
+  ServeOptions no_root = Options();
+  no_root.images.clear();
+  no_root.db = (Fixture().dir / ("rerank_" + std::to_string(getpid()) + ".vprdb")).string();
+  Running bare(no_root);
+  ExpectError(bare.client->Post("/v1/localize?rerank=3", Png(1), "image/png"), 400, "rerank_unavailable");
 }
 
 TEST(LocalizationServer, DescribeGivesTheLibrarysDescriptorAsJsonOrNpy) {

@@ -25,6 +25,8 @@ void ServeOptions::Check() const {
   VPR_CHECK_USAGE(default_k >= 1 && default_k <= max_k, "--k must be in 1-", max_k, " (--max-k), got ", default_k);
   VPR_CHECK_USAGE(snapshot_every >= 1, "--snapshot-every must be at least 1, got ", snapshot_every);
   verifier.Check();
+  VPR_CHECK_USAGE(rerank_margin >= 0 && rerank_margin <= 4, "--rerank-margin must be in 0-4 (squared L2 of unit "
+                  "descriptors; 4 = every candidate), got ", rerank_margin);
   VPR_CHECK_USAGE(loopback() || !api_key_file.empty(), "--host ", host,
                   " is reachable from other machines: give --api-key-file FILE so that only clients with the key "
                   "can add or remove places (or bind 127.0.0.1)");

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "vpr/app/rerank.h"
 #include "vpr/geometric_verifier.h"
 #include "vpr/place_recognizer.h"
 
@@ -13,6 +14,9 @@ struct ServeOptions {
   RecognizerOptions recognizer;
   // Geometric verification of ?rerank=N (needs the database images: --images-root).
   VerifierOptions verifier;
+  // ... which reorders only candidates within this squared-L2 distance of the top-1's
+  // (vpr eval --rerank-margin; see RerankOptions).
+  double rerank_margin = RerankOptions{}.margin;  // 0.15
   // The database (.vprdb) to serve and grow; with --images and no such file, built and
   // written there. Acknowledged adds go to "<db>.journal" first, so they survive a kill.
   std::string db;
