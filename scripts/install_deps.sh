@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(cmake g++ make pkg-config libtorch-dev libfaiss-dev libopencv-dev libmatio-dev
           libcli11-dev libspdlog-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev
           libbenchmark-dev libzip-dev zlib1g-dev libgeographiclib-dev
+          libgloo-dev  # the Gloo headers LibTorch's c10d headers include (distributed runs)
           libopenblas0-openmp)  # optimised BLAS for LibTorch, FAISS and PCA (README, "BLAS")
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3 python3-torch python3-torchvision python3-numpy python3-pil python3-scipy python3-faiss

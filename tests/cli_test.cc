@@ -1,7 +1,12 @@
 // The `vpr` binary as a user runs it: exit codes, messages, outputs.
 #include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -336,6 +341,84 @@ TEST(Cli, IndexWritesAPlaceDatabaseThatSearchReadsAsItReadsFaissFiles) {
   const CliRun ivf = Vpr("index --descriptors " + npy + " --factory IVF2,Flat --out " + (dir / "ivf.vprdb").string());
   EXPECT_EQ(ivf.code, 2) << ivf.output;
   EXPECT_NE(ivf.output.find("needs training"), std::string::npos) << ivf.output;
+}
+
+}  // namespace
+}  // namespace vpr
+
+namespace vpr {
+namespace {
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(a);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// `count` noise images of side x side under dir/images.
+std::string NoiseImages(const fs::path& dir, int count, int side) {
+  fs::create_directories(dir / "images");
+  cv::RNG rng(6);
+  for (int i = 0; i < count; ++i) {
+    cv::Mat image(side, side + 8, CV_8UC3);
+    rng.fill(image, cv::RNG::UNIFORM, 0, 255);
+    cv::imwrite((dir / "images" / fmt::format("img{:03d}.png", i)).string(), image);
+  }
+  return (dir / "images").string();
+}
+
+std::string Rank(int rank, int world, int port, const std::string& args) {
+  return fmt::format("env RANK={} WORLD_SIZE={} MASTER_ADDR=127.0.0.1 MASTER_PORT={} {}/vpr {}", rank, world, port,
+                     VPR_BINARY_DIR, args);
+}
+
+std::string Bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// torchrun's variables, two processes over loopback: rank 0 writes the very bytes one
+// process writes (descriptors and names), the other rank writes nothing.
+TEST(CliDist, TwoRanksExtractTheFilesOneProcessWrites) {
+  const fs::path dir = Scratch("dist_extract");
+  const std::string images = NoiseImages(dir, 7, 40);
+  const std::string args = "extract --threads 1 --model " + SmallCheckpoint() + " --images " + images + " --out ";
+  ASSERT_EQ(Vpr(args + (dir / "one.npy").string()).code, 0);
+  const int port = FreePort();
+  const CliRun two = Shell("(" + Rank(1, 2, port, args + (dir / "two.npy").string()) + " > " +
+                           (dir / "rank1.log").string() + " 2>&1 &) ; " + Rank(0, 2, port, args + (dir / "two.npy").string()));
+  ASSERT_EQ(two.code, 0) << two.output;
+  EXPECT_NE(two.output.find("rank 0 of 2: images 0-3 of 7"), std::string::npos) << two.output;
+  EXPECT_EQ(Bytes(dir / "one.npy"), Bytes(dir / "two.npy"));
+  EXPECT_EQ(Bytes(dir / "one.names.txt"), Bytes(dir / "two.names.txt"));
+  EXPECT_EQ(Bytes(dir / "two.names.txt").find("img003.png"), Bytes(dir / "one.names.txt").find("img003.png"));
+}
+
+TEST(CliDist, ARankThatNeverComesOrDiesEndsTheOthersWithAnErrorNotAHang) {
+  const fs::path dir = Scratch("dist_dead");
+  const std::string images = NoiseImages(dir, 40, 400);
+  const std::string args = "extract --threads 1 --model " + SmallCheckpoint() + " --images " + images +
+                           " --out " + (dir / "x.npy").string();
+  CliRun alone = Shell(Rank(0, 2, FreePort(), args + " --dist-timeout 3"));
+  EXPECT_EQ(alone.code, 1) << alone.output;
+  EXPECT_NE(alone.output.find("rank 0 of 2: the rendezvous failed"), std::string::npos) << alone.output;
+  EXPECT_NE(alone.output.find("another rank died, was never started"), std::string::npos) << alone.output;
+  // Rank 1 killed once the group has formed, while both are describing.
+  const int port = FreePort();
+  const auto start = std::chrono::steady_clock::now();
+  CliRun killed = Shell("(timeout -s KILL 3 " + Rank(1, 2, port, args) + " > /dev/null 2>&1 &) ; " +
+                        Rank(0, 2, port, args + " --dist-timeout 8"));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(killed.code, 1) << killed.output;
+  EXPECT_NE(killed.output.find("gathering the descriptors failed"), std::string::npos) << killed.output;
+  EXPECT_LT(seconds, 60);
+  EXPECT_FALSE(fs::exists(dir / "x.npy")) << "no partial output";
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "vpr/app/version_report.h"
 #include "vpr/cli/flags.h"
 #include "vpr/cli/parse_flags.h"
+#include "vpr/dist/sharded_extract.h"
 #include "vpr/image/image_list.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/logging.h"
@@ -61,8 +62,11 @@ int RunExtractCommand(int argc, char** argv) {
   model_flags.Bind(app);
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.runtime);
+  DistFlagBinding dist_flags;
+  dist_flags.Bind(app);
   VPR_PARSE_FLAGS(app, argc, argv);
 
+  const DistOptions dist = dist_flags.Resolve();
   options.resize = image_flags.Resolve();
   options.Check();
   const ModelFlags flags = model_flags.Resolve();
@@ -72,7 +76,20 @@ int RunExtractCommand(int argc, char** argv) {
   LoadedModel loaded = LoadModel(model_path, flags);
   image_flags.AdoptCheckpointSize(loaded, &options.resize);
   Log().info("extracting {} images", paths.size());
-  ExtractResult result = ExtractToNpy(loaded.model, paths, options, out);
+  ExtractResult result;
+  if (dist.enabled()) {
+    // Every rank describes its share; rank 0 writes the files one process would.
+    ProcessGroup group(dist);
+    result = ShardedExtract(loaded.model, paths, options, group);
+    if (group.rank() != 0) {
+      Log().info("rank {}: described {} images ({} failed); rank 0 writes {}", group.rank(), result.paths.size(),
+                 result.failures.size(), out);
+      return 0;
+    }
+    WriteDescriptors(out, result);
+  } else {
+    result = ExtractToNpy(loaded.model, paths, options, out);
+  }
   Log().info("wrote {} descriptors ({}-d) to {} and names to {}; {} failed; {:.2f} images/s, {} threads, {}",
              result.paths.size(), result.dim, out, NamesPathFor(out), result.failures.size(),
              result.seconds > 0 ? result.paths.size() / result.seconds : 0.0, result.threads, result.precision);

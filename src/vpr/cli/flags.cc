@@ -103,6 +103,23 @@ void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16", "auto"}));
 }
 
+void DistFlagBinding::Bind(CLI::App& app) {
+  master = options.master_addr + ":" + std::to_string(options.master_port);
+  app.add_option("--world-size", options.world_size, "processes working together (WORLD_SIZE; 1 = alone)")
+      ->capture_default_str();
+  app.add_option("--rank", options.rank, "this process's rank, 0..world-size-1 (RANK)")->capture_default_str();
+  app.add_option("--master", master, "HOST:PORT of rank 0's rendezvous (MASTER_ADDR:MASTER_PORT)")
+      ->capture_default_str();
+  app.add_option("--dist-timeout", options.timeout_s, "seconds a rank waits for the others before failing")
+      ->capture_default_str();
+}
+
+DistOptions DistFlagBinding::Resolve() {
+  options.ParseMaster(master);
+  options.Check();
+  return options;
+}
+
 void BindRecognizerFlags(CLI::App& app, RecognizerOptions& r) {
   app.add_option("--model", r.model, "checkpoint, pytorch-NetVlad run folder, or torchvision backbone file")
       ->required();

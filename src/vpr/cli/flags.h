@@ -6,6 +6,7 @@
 
 #include "vpr/app/extract.h"
 #include "vpr/data/load_dataset.h"
+#include "vpr/dist/process_group.h"
 #include "vpr/geometric_verifier.h"
 #include "vpr/model/model_io.h"
 #include "vpr/place_recognizer.h"
@@ -48,6 +49,15 @@ struct DatasetFlagBinding {
 
 // --device --threads --precision
 void BindRuntimeFlags(CLI::App& app, RuntimeOptions& runtime);
+
+// --rank --world-size --master HOST:PORT --dist-timeout, defaulting to torchrun's
+// environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT). Call Resolve() after parsing.
+struct DistFlagBinding {
+  DistOptions options = DistOptions::FromEnvironment();
+  std::string master;
+  void Bind(CLI::App& app);
+  DistOptions Resolve();
+};
 
 // The public recognizer's --model (required) --max-side --threads --precision --device
 void BindRecognizerFlags(CLI::App& app, RecognizerOptions& recognizer);
