@@ -86,6 +86,7 @@ Run HttpClients(int port, const std::vector<std::string>& jpegs, int clients, in
     threads.emplace_back([&, c] {
       httplib::Client client("127.0.0.1", port);
       client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);  // as any latency-minded client
       client.set_read_timeout(120, 0);
       for (int i = 0; i < requests; ++i) {
         const std::string& bytes = jpegs[static_cast<size_t>(c * requests + i) % jpegs.size()];
