@@ -1,5 +1,6 @@
 // Local features (ORB or SIFT) matched with the ratio and mutual tests, then RANSAC.
 #include "vpr/geometric_verifier.h"
+#include "vpr/verify/feature_matching.h"
 
 #include <opencv2/calib3d.hpp>
 #include <opencv2/features2d.hpp>
@@ -81,36 +82,13 @@ LocalFeatures GeometricVerifier::Extract(const cv::Mat& image) const {
   return f;
 }
 
-namespace {
-
-// For each query feature, its nearest candidate feature when it passes the ratio test.
-std::vector<int> RatioMatches(const cv::Mat& from, const cv::Mat& to, int norm, double ratio) {
-  std::vector<int> best(static_cast<size_t>(from.rows), -1);
-  if (from.empty() || to.empty()) return best;
-  cv::BFMatcher matcher(norm);
-  std::vector<std::vector<cv::DMatch>> knn;
-  matcher.knnMatch(from, to, knn, 2);
-  for (const auto& m : knn) {
-    if (m.empty()) continue;
-    if (m.size() == 1 || m[0].distance < ratio * m[1].distance) best[static_cast<size_t>(m[0].queryIdx)] = m[0].trainIdx;
-  }
-  return best;
-}
-
-}  // namespace
-
 Verification GeometricVerifier::Verify(const LocalFeatures& query, const LocalFeatures& candidate) const {
   const VerifierOptions& o = impl_->options;
   VPR_CHECK(query.descriptors.type() == candidate.descriptors.type() || query.size() == 0 || candidate.size() == 0,
             "GeometricVerifier::Verify: the two images' features are of different kinds (ORB and SIFT?)");
-  const std::vector<int> forward = RatioMatches(query.descriptors, candidate.descriptors, impl_->norm, o.ratio);
-  std::vector<int> backward;
-  if (o.mutual) backward = RatioMatches(candidate.descriptors, query.descriptors, impl_->norm, 1.0);
   std::vector<cv::Point2f> a, b;
-  for (size_t i = 0; i < forward.size(); ++i) {
-    const int j = forward[i];
-    if (j < 0 || (o.mutual && backward[static_cast<size_t>(j)] != static_cast<int>(i))) continue;
-    a.emplace_back(query.x[i], query.y[i]);
+  for (const auto [i, j] : RatioMatches(query.descriptors, candidate.descriptors, impl_->norm, o.ratio, o.mutual)) {
+    a.emplace_back(query.x[static_cast<size_t>(i)], query.y[static_cast<size_t>(i)]);
     b.emplace_back(candidate.x[static_cast<size_t>(j)], candidate.y[static_cast<size_t>(j)]);
   }
   Verification v;
