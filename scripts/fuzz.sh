@@ -28,7 +28,7 @@ for h in "${harnesses[@]}"; do
   # FAISS sizes vectors from the file; outside ASan an address-space cap turns that into
   # std::bad_alloc, here max_allocation_size_mb does.
   asan=allocator_may_return_null=1 extra=()
-  if [[ $h == faiss_index_fuzz ]]; then asan+=:max_allocation_size_mb=1024 extra=(-malloc_limit_mb=4096); fi
+  if [[ $h == faiss_index_fuzz || $h == vprdb_fuzz ]]; then asan+=:max_allocation_size_mb=1024 extra=(-malloc_limit_mb=4096); fi
   LSAN_OPTIONS="suppressions=$PWD/build-fuzz/lsan.supp" ASAN_OPTIONS=$asan \
     "build-fuzz/src/vpr/vpr_$h" "${extra[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=20 \
     -artifact_prefix="build-fuzz/crashes/$h/" -print_final_stats=1 \
