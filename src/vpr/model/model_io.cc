@@ -182,7 +182,8 @@ void LoadStateDict(torch::nn::Module& model, const StateDict& state, const std::
   std::vector<std::string> missing;
   for (const auto& [key, value] : targets)
     if (!seen.count(key) && key.find("num_batches_tracked") == std::string::npos &&
-        std::find_if(wrong_shape.begin(), wrong_shape.end(), [&](const std::string& w) { return w.rfind(key + " ", 0) == 0; }) == wrong_shape.end())
+        std::find_if(wrong_shape.begin(), wrong_shape.end(),
+                     [&k = key](const std::string& w) { return w.rfind(k + " ", 0) == 0; }) == wrong_shape.end())
       missing.push_back(key);
   auto list = [](const std::vector<std::string>& keys) {
     std::string s;
