@@ -209,6 +209,10 @@ PlaceDatabase PlaceDatabase::FromBytes(const std::string& bytes, const std::stri
   try {
     const nlohmann::json header = nlohmann::json::parse(header_text);
     impl->dim = header.at("dim").get<int>();
+    // NetVLAD gives at most K*D = 64 x 512 = 32768 values; a FAISS header may agree with
+    // any absurd dim (with no vectors), which every query would then allocate.
+    VPR_CHECK(impl->dim > 0 && impl->dim <= (1 << 20), what, " declares ", impl->dim,
+              "-d descriptors (1 to 1048576 are possible): the file is corrupt");
     impl->options = {header.at("factory").get<std::string>(), header.at("metric").get<std::string>()};
     impl->next_id = header.at("next_id").get<int64_t>();
     for (const auto& p : header.at("places"))
