@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -419,6 +420,169 @@ TEST(CliDist, ARankThatNeverComesOrDiesEndsTheOthersWithAnErrorNotAHang) {
   EXPECT_NE(killed.output.find("gathering the descriptors failed"), std::string::npos) << killed.output;
   EXPECT_LT(seconds, 60);
   EXPECT_FALSE(fs::exists(dir / "x.npy")) << "no partial output";
+}
+
+}  // namespace
+}  // namespace vpr
+
+namespace vpr {
+namespace {
+
+// A frame-aligned route of `count` places: database frames of smooth random texture,
+// each query its frame with noise and a small shift (the positive is the same frame).
+std::pair<std::string, std::string> RouteImages(const fs::path& dir, int count) {
+  cv::RNG rng(8);
+  for (const char* side : {"db", "queries"}) fs::create_directories(dir / side);
+  for (int i = 0; i < count; ++i) {
+    cv::Mat small(6, 7, CV_8UC3), place, query;
+    rng.fill(small, cv::RNG::UNIFORM, 0, 255);
+    cv::resize(small, place, cv::Size(56, 48), 0, 0, cv::INTER_CUBIC);
+    cv::Mat noise(place.size(), CV_8UC3);
+    rng.fill(noise, cv::RNG::UNIFORM, 0, 40);
+    query = place(cv::Rect(2, 0, 54, 48)).clone() + noise(cv::Rect(0, 0, 54, 48));
+    cv::imwrite((dir / "db" / fmt::format("f{:03d}.png", i)).string(), place);
+    cv::imwrite((dir / "queries" / fmt::format("f{:03d}.png", i)).string(), query);
+  }
+  return {(dir / "db").string(), (dir / "queries").string()};
+}
+
+// Largest absolute difference between the weights of two checkpoints, over every tensor.
+double MaxWeightDifference(const std::string& a, const std::string& b) {
+  LoadedModel x = LoadModel(a, ModelFlags{}), y = LoadModel(b, ModelFlags{});
+  const StateDict sx = ModelStateDict(*x.model), sy = ModelStateDict(*y.model);
+  EXPECT_EQ(sx.size(), sy.size());
+  double worst = 0;
+  for (size_t i = 0; i < std::min(sx.size(), sy.size()); ++i) {
+    EXPECT_EQ(sx[i].first, sy[i].first);
+    worst = std::max(worst, (sx[i].second - sy[i].second).abs().max().item<double>());
+  }
+  return worst;
+}
+
+std::vector<nlohmann::json> MetricLines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+// Both ranks started at once; rank 0's run (the other's output goes to `log`).
+CliRun TwoRanks(int port, const std::string& args, const fs::path& log) {
+  return Shell("(" + Rank(1, 2, port, args) + " > " + log.string() + " 2>&1 &) ; " + Rank(0, 2, port, args));
+}
+
+std::string TrainArgs(const std::pair<std::string, std::string>& route) {
+  // Steps of 3 tuples split 2 + 1 over two ranks; refreshes of 5 queries with batches
+  // of 4 images (15 images: batches split 2 + 2); the validation set is the training set.
+  return "train -q --threads 1 --model " + SmallCheckpoint() + " --db " + route.first + " --queries " + route.second +
+         " --frame-tolerance 1 --val-db " + route.first + " --val-queries " + route.second +
+         " --val-frame-tolerance 1 --accumulate 3 --cache-refresh 5 --batch-size 4 --negatives-sampled 12 "
+         "--negatives 3 --lr 0.05 --seed 5 --recall-at 1,5 --select-recall-at 1 --feature-cache-mb 64";
+}
+
+// Data-parallel training: with the same seed and global batch, 2 ranks end with the
+// weights of 1 process (float rounding of the gradient sum apart), the same metrics,
+// and a resume of the group continues as the resume of one process does.
+TEST(CliDist, TwoRanksTrainTheWeightsOneProcessTrains) {
+  const fs::path dir = Scratch("dist_train");
+  const auto route = RouteImages(dir, 10);
+  const std::string args = TrainArgs(route);
+  const std::string one = (dir / "one").string(), two = (dir / "two").string();
+  const CliRun alone = Vpr(args + " --epochs 2 --out " + one);
+  ASSERT_EQ(alone.code, 0) << alone.output;
+  const CliRun pair = TwoRanks(FreePort(), args + " --epochs 2 --out " + two, dir / "rank1.log");
+  ASSERT_EQ(pair.code, 0) << pair.output << Bytes(dir / "rank1.log");
+  const double after_two = MaxWeightDifference(one + "/checkpoints/checkpoint.pth.tar",
+                                               two + "/checkpoints/checkpoint.pth.tar");
+  EXPECT_LT(after_two, 1e-5);
+  EXPECT_GT(MaxWeightDifference(SmallCheckpoint(), one + "/checkpoints/checkpoint.pth.tar"), 1e-3)
+      << "training changed nothing: the comparison would prove nothing";
+  const auto m1 = MetricLines(fs::path(one) / "metrics.jsonl"), m2 = MetricLines(fs::path(two) / "metrics.jsonl");
+  ASSERT_EQ(m1.size(), 3u);  // the start and 2 epochs, written once (rank 0)
+  ASSERT_EQ(m2.size(), 3u);
+  for (size_t e = 1; e < 3; ++e) {
+    EXPECT_EQ(m1[e]["steps"], m2[e]["steps"]);
+    EXPECT_EQ(m1[e]["tuples"], m2[e]["tuples"]);
+    EXPECT_NEAR(m1[e]["loss"].get<double>(), m2[e]["loss"].get<double>(), 1e-5);
+    EXPECT_EQ(m1[e]["recall_at"], m2[e]["recall_at"]);
+    EXPECT_TRUE(m2[e].contains("allreduce_seconds"));
+  }
+  EXPECT_FALSE(fs::exists(fs::path(two) / "cache" / "descriptors.f32") &&
+               !fs::exists(fs::path(two) / "cache" / "descriptors.rank1.f32"))
+      << "each rank keeps its own mining cache";
+  // --resume for the group: both ranks read the same run folder and train one more epoch.
+  ASSERT_EQ(Vpr("train -q --resume " + one + " --epochs 3").code, 0);
+  const CliRun resumed = TwoRanks(FreePort(), "train -q --resume " + two + " --epochs 3", dir / "rank1_resume.log");
+  ASSERT_EQ(resumed.code, 0) << resumed.output << Bytes(dir / "rank1_resume.log");
+  EXPECT_LT(MaxWeightDifference(one + "/checkpoints/checkpoint.pth.tar", two + "/checkpoints/checkpoint.pth.tar"),
+            1e-5);
+  EXPECT_EQ(MetricLines(fs::path(two) / "metrics.jsonl").size(), 4u);
+}
+
+// A rank that dies while the group trains ends the other with the group's error.
+TEST(CliDist, ATrainingRankKilledEndsTheOtherWithAnError) {
+  const fs::path dir = Scratch("dist_train_dead");
+  const auto route = RouteImages(dir, 10);
+  const std::string args = TrainArgs(route) + " --epochs 100 --patience 0 --out " + (dir / "run").string();
+  const int port = FreePort();
+  const auto start = std::chrono::steady_clock::now();
+  const CliRun killed = Shell("(timeout -s KILL 4 " + Rank(1, 2, port, args) + " > /dev/null 2>&1 &) ; " +
+                              Rank(0, 2, port, args + " --dist-timeout 10"));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(killed.code, 1) << killed.output;
+  EXPECT_NE(killed.output.find("rank 0 of 2: "), std::string::npos) << killed.output;
+  EXPECT_NE(killed.output.find("another rank died, was never started"), std::string::npos) << killed.output;
+  EXPECT_LT(seconds, 60);
+}
+
+}  // namespace
+}  // namespace vpr
+
+namespace vpr {
+namespace {
+
+// vpr search --database over two ranks: each searches its share of the rows, rank 0
+// writes what one process writes, ties (everywhere with small integers) settled by id.
+TEST(CliDist, TwoRanksSearchTheShardsAsOneProcessSearchesTheWhole) {
+  const fs::path dir = Scratch("dist_search");
+  const int64_t rows = 700, nq = 30, dim = 8;
+  std::vector<float> db(rows * dim), q(nq * dim);
+  cv::RNG rng(12);
+  for (float& v : db) v = static_cast<float>(rng.uniform(0, 3));
+  for (float& v : q) v = static_cast<float>(rng.uniform(0, 3));
+  WriteNpy((dir / "db.npy").string(), db.data(), rows, dim);
+  WriteNpy((dir / "q.npy").string(), q.data(), nq, dim);
+  std::ofstream names(dir / "db.names.txt");
+  for (int i = 0; i < rows; ++i) names << "place_" << i << ".jpg\n";
+  names.close();
+  const std::string args = "search --threads 1 --database " + (dir / "db.npy").string() + " --queries " +
+                           (dir / "q.npy").string() + " --top-k 12 --out ";
+  const CliRun alone = Vpr(args + (dir / "one.json").string());
+  ASSERT_EQ(alone.code, 0) << alone.output;
+  const CliRun two = TwoRanks(FreePort(), args + (dir / "two.json").string(), dir / "rank1.log");
+  ASSERT_EQ(two.code, 0) << two.output << Bytes(dir / "rank1.log");
+  EXPECT_NE(two.output.find("rank 0 of 2: database rows 0-256 of 700"), std::string::npos) << two.output;
+  const auto read = [&](const char* name) { return nlohmann::json::parse(std::ifstream(dir / name)); };
+  const nlohmann::json one_json = read("one.json"), two_json = read("two.json");
+  EXPECT_EQ(one_json["queries"], two_json["queries"]);
+  EXPECT_EQ(two_json["database"], (dir / "db.npy").string());
+  int ties = 0;
+  for (const auto& row : one_json["queries"]) {
+    ASSERT_EQ(row["ids"].size(), 12u);
+    for (size_t r = 1; r < 12; ++r) {
+      const float a = row["distances"][r - 1], b = row["distances"][r];
+      EXPECT_LE(a, b);
+      if (a != b) continue;
+      ++ties;
+      EXPECT_LT(row["ids"][r - 1].get<int64_t>(), row["ids"][r].get<int64_t>());
+    }
+  }
+  EXPECT_GT(ties, 50) << "the data must tie for the test to check the tie order";
+  const CliRun index_too = Shell(Rank(0, 2, FreePort(), "search --index x.index --queries " +
+                                                             (dir / "q.npy").string() + " --out y.json"));
+  EXPECT_EQ(index_too.code, 2) << index_too.output;
+  EXPECT_NE(index_too.output.find("give --database DB.npy instead of --index"), std::string::npos) << index_too.output;
 }
 
 }  // namespace

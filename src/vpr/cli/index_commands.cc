@@ -4,12 +4,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "vpr/app/extract.h"
 #include "vpr/app/pca.h"
 #include "vpr/cli/commands.h"
 #include "vpr/cli/flags.h"
 #include "vpr/cli/parse_flags.h"
+#include "vpr/dist/process_group.h"
+#include "vpr/dist/sharded_search.h"
 #include "vpr/image/image_list.h"
 #include "vpr/index/faiss_index.h"
 #include "vpr/util/atomic_file.h"
@@ -60,6 +63,7 @@ struct IndexCommandOptions {
 
 struct SearchCommandOptions {
   std::string index;
+  std::string database;  // or: exact search over these descriptors in place
   std::string queries;
   std::string query_names;
   std::string out;
@@ -67,6 +71,10 @@ struct SearchCommandOptions {
   int nprobe = 0;
   int ef_search = 0;
   void Check() const {
+    VPR_CHECK_USAGE(index.empty() != database.empty(),
+                    "give exactly one of --index FILE (built by vpr index) or --database DB.npy (exact search over "
+                    "the descriptors in place)");
+    VPR_CHECK(database.empty() || fs::is_regular_file(database), "--database '", database, "' does not exist");
     VPR_CHECK(fs::is_regular_file(queries), "--queries '", queries, "' does not exist");
     VPR_CHECK(!out.empty(), "--out must name the result .json to write");
     VPR_CHECK(top_k > 0 && top_k <= 100000, "--top-k must be in [1, 100000], got ", top_k);
@@ -179,6 +187,28 @@ SearchOutput SearchPlaceDatabase(const SearchCommandOptions& options) {
   return out;
 }
 
+// --database DB.npy: exact squared L2 over the rows in place; with a group, each rank
+// reads and searches its share, and rank 0 gets the merged lists (the same as alone).
+SearchOutput SearchDescriptorFile(const SearchCommandOptions& options, Collective* group) {
+  const int64_t rows = NpyReader(options.database).rows();
+  const std::string names_path = ResolveNames("", options.database, rows, "search");
+  const std::vector<std::string> db_names = names_path.empty() ? std::vector<std::string>{} : ReadNames(names_path);
+  NpyMatrix queries = ReadDescriptorMatrix(options.queries, "--queries", NpyReader(options.database).cols());
+  const std::vector<std::string> query_names = QueryNames(options, queries.rows);
+  SearchOutput out{"Flat", "l2", TopK(options, rows)};
+  auto start = std::chrono::steady_clock::now();
+  KnnResult knn;
+  if (group) {
+    knn = ShardedExactSearch(options.database, queries.data.data(), queries.rows, queries.cols, out.k, *group);
+  } else {
+    NpyMatrix db = ReadDescriptorMatrix(options.database, "--database", queries.cols);
+    knn = ExactKnnL2Rows(db.data.data(), 0, db.rows, queries.data.data(), queries.rows, queries.cols, out.k);
+  }
+  out.seconds = SecondsSince(start);
+  for (int64_t q = 0; q < knn.num_queries; ++q) out.rows.push_back(QueryJson(knn, q, query_names, db_names));
+  return out;
+}
+
 // vpr index --out MAP.vprdb: every row becomes a place named by its line of the names file.
 void WritePlaceDatabase(const IndexCommandOptions& options) {
   NpyMatrix m = ReadDescriptorMatrix(options.descriptors, "--descriptors");
@@ -253,8 +283,10 @@ int RunSearchCommand(int argc, char** argv) {
                "distances (squared L2, ascending; or inner products, descending, for --metric ip indexes).",
                "vpr search");
   SearchCommandOptions options;
-  app.add_option("--index", options.index, "index written by vpr index (.index, or a .vprdb place database)")
-      ->required();
+  app.add_option("--index", options.index, "index written by vpr index (.index, or a .vprdb place database)");
+  app.add_option("--database", options.database,
+                 "or: database descriptors .npy searched exactly in place (squared L2; names from the .names.txt "
+                 "beside it); with --world-size each rank reads and searches only its share of the rows");
   app.add_option("--queries", options.queries, "query descriptors .npy")->required();
   app.add_option("--query-names", options.query_names,
                  "query names file (default: the .names.txt beside --queries, when present)");
@@ -266,13 +298,27 @@ int RunSearchCommand(int argc, char** argv) {
   RuntimeOptions runtime;
   app.add_option("--threads", runtime.threads, "CPU threads of FAISS and BLAS (0 = every usable CPU)")
       ->capture_default_str();
+  DistFlagBinding dist_flags;
+  dist_flags.Bind(app);
   VPR_PARSE_FLAGS(app, argc, argv);
   runtime.Apply();
   options.Check();
-  CheckWritable(options.out, "--out");
+  const DistOptions dist = dist_flags.Resolve();
+  VPR_CHECK_USAGE(!dist.enabled() || !options.database.empty(), "--world-size ", dist.world_size, " shards an exact "
+                  "search over descriptors: give --database DB.npy instead of --index (an index is searched whole)");
+  if (!dist.enabled() || dist.rank == 0) CheckWritable(options.out, "--out");
 
-  const SearchOutput out = IsPlaceDatabase(options.index) ? SearchPlaceDatabase(options) : SearchFaissIndex(options);
-  const nlohmann::json result = {{"index", options.index},
+  std::unique_ptr<ProcessGroup> group = dist.enabled() ? std::make_unique<ProcessGroup>(dist) : nullptr;
+  const SearchOutput out = !options.database.empty()      ? SearchDescriptorFile(options, group.get())
+                           : IsPlaceDatabase(options.index) ? SearchPlaceDatabase(options)
+                                                            : SearchFaissIndex(options);
+  if (group && group->rank() != 0) {
+    Log().info("search: rank {} of {} searched its share in {:.3f}s; rank 0 writes {}", group->rank(), group->size(),
+               out.seconds, options.out);
+    return 0;
+  }
+  const nlohmann::json result = {{options.database.empty() ? "index" : "database",
+                                  options.database.empty() ? options.index : options.database},
                                  {"factory", out.factory},
                                  {"metric", out.metric},
                                  {"distance", DistanceMeaning(out.metric)},

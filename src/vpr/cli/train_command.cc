@@ -1,6 +1,8 @@
 // `vpr train`: triplet fine-tuning with hard-negative mining (train/trainer.h).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 
 #include "vpr/app/eval.h"
@@ -8,6 +10,7 @@
 #include "vpr/cli/flags.h"
 #include "vpr/cli/parse_flags.h"
 #include "vpr/data/load_dataset.h"
+#include "vpr/dist/process_group.h"
 #include "vpr/eval/dataset_doctor.h"
 #include "vpr/train/trainer.h"
 #include "vpr/util/atomic_file.h"
@@ -41,6 +44,22 @@ std::vector<std::string> ExpandResume(int argc, char** argv, bool* resume) {
   stored.insert(stored.end(), {"--out", run_dir});
   stored.insert(stored.end(), args.begin(), args.end());
   return stored;
+}
+
+// The command line flags.json keeps, without the launch's rank and rendezvous: a resume
+// takes those from its own launch (RANK of this process, not of the one that stored it).
+std::vector<std::string> WithoutLaunchFlags(const std::vector<std::string>& args) {
+  const std::vector<std::string> launch = {"--rank", "--world-size", "--master", "--dist-timeout"};
+  std::vector<std::string> kept;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string name = args[i].substr(0, args[i].find('='));
+    if (std::find(launch.begin(), launch.end(), name) == launch.end()) {
+      kept.push_back(args[i]);
+    } else if (name == args[i]) {
+      ++i;  // its value
+    }
+  }
+  return kept;
 }
 
 struct ValidationFlags {
@@ -139,13 +158,16 @@ int RunTrainCommand(int argc, char** argv) {
   app.get_option("--seed")->description("seed of the query order, negative sampling and any fresh NetVLAD centroids");
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.extract.runtime);
+  DistFlagBinding dist_flags;
+  dist_flags.Bind(app);
   if (!ParseFlags(app, args)) return kExitOk;
+  const DistOptions dist = dist_flags.Resolve();
 
   options.resume = resume;
   options.seed = model_flags.flags.seed;
   options.extract.resize = image_flags.Resolve();
   options.recall_at = ParseRecallAt(recall_at);
-  options.extra_flags = {{"command_line", args}};
+  options.extra_flags = {{"command_line", WithoutLaunchFlags(args)}};
   options.Check();
   const ModelFlags flags = model_flags.Resolve();
   CheckWritable((std::filesystem::path(options.out_dir) / "flags.json").string(), "--out");
@@ -169,7 +191,13 @@ int RunTrainCommand(int argc, char** argv) {
   image_flags.AdoptCheckpointSize(loaded, &options.extract.resize);
   if (loaded.kind == "backbone" && loaded.model->options().IsNetVLAD())
     Log().warn("train: '{}' has no NetVLAD centroids (random ones are used); run `vpr cluster` first", model_path);
-  TrainResult result = Train(loaded.model, train, val ? &*val : nullptr, options);
+  // Every rank trains the same model on the same sets; rank 0 writes the run folder.
+  std::unique_ptr<ProcessGroup> group = dist.enabled() ? std::make_unique<ProcessGroup>(dist) : nullptr;
+  TrainResult result = Train(loaded.model, train, val ? &*val : nullptr, options, group.get());
+  if (group && group->rank() != 0) {
+    Log().info("train: rank {} of {} done; rank 0 wrote {}", group->rank(), group->size(), options.out_dir);
+    return 0;
+  }
   Log().info("train: best epoch {} (score {:.4f}){}; model: {}/checkpoints/model_best.pth.tar", result.best_epoch,
              result.best_score, result.stopped_early ? ", stopped early" : "", options.out_dir);
   return 0;

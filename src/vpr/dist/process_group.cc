@@ -132,6 +132,39 @@ std::vector<std::string> ProcessGroup::AllGather(const std::string& bytes, const
   }
 }
 
+namespace {
+
+// Chunks bound the copy Gloo makes for its ring and keep each message well inside the
+// timeout on slow links.
+constexpr int64_t kReduceChunk = int64_t{1} << 24;
+
+template <typename T>
+void AllReduceChunks(c10d::ProcessGroupGloo& group, T* data, int64_t n, at::ScalarType type) {
+  for (int64_t begin = 0; begin < n; begin += kReduceChunk) {
+    // A view of the caller's memory: Gloo sums in place, no copy back needed.
+    std::vector<at::Tensor> tensors = {at::from_blob(data + begin, {std::min(kReduceChunk, n - begin)}, type)};
+    group.allreduce(tensors)->wait();
+  }
+}
+
+}  // namespace
+
+void ProcessGroup::AllReduceSum(float* data, int64_t n, const std::string& what) {
+  try {
+    AllReduceChunks(*impl_->group, data, n, at::kFloat);
+  } catch (const std::exception& e) {
+    impl_->Fail(what, e);
+  }
+}
+
+void ProcessGroup::AllReduceSum(double* data, int64_t n, const std::string& what) {
+  try {
+    AllReduceChunks(*impl_->group, data, n, at::kDouble);
+  } catch (const std::exception& e) {
+    impl_->Fail(what, e);
+  }
+}
+
 void ProcessGroup::Barrier(const std::string& what) {
   try {
     impl_->group->barrier()->wait();

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "vpr/util/collective.h"
+
 namespace vpr {
 
 struct DistOptions {
@@ -28,19 +30,22 @@ struct DistOptions {
 };
 
 // One group of processes; every rank must construct it (the rendezvous waits for all).
-class ProcessGroup {
+class ProcessGroup : public Collective {
  public:
   explicit ProcessGroup(const DistOptions& options);
-  ~ProcessGroup();
+  ~ProcessGroup() override;
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
 
-  int rank() const;
-  int size() const;
+  int rank() const override;
+  int size() const override;
   // Every rank's bytes, in rank order, on every rank (sizes may differ). Throws
   // vpr::Error naming the operation when a rank does not take part within the timeout.
-  std::vector<std::string> AllGather(const std::string& bytes, const std::string& what);
-  void Barrier(const std::string& what);
+  std::vector<std::string> AllGather(const std::string& bytes, const std::string& what) override;
+  // Gloo's ring all-reduce, in chunks of at most 16M elements (bounded extra memory).
+  void AllReduceSum(float* data, int64_t n, const std::string& what) override;
+  void AllReduceSum(double* data, int64_t n, const std::string& what) override;
+  void Barrier(const std::string& what) override;
 
  private:
   struct Impl;

@@ -54,10 +54,6 @@ void Append(const std::string& packed, const std::string& list_fingerprint, int 
 
 }  // namespace
 
-std::pair<int64_t, int64_t> Shard(int64_t n, int rank, int world) {
-  return {n * rank / world, n * (rank + 1) / world};
-}
-
 ExtractResult ShardedExtract(VprModel& model, const std::vector<std::string>& paths, const ExtractOptions& options,
                              ProcessGroup& group) {
   const auto [begin, end] = Shard(static_cast<int64_t>(paths.size()), group.rank(), group.size());

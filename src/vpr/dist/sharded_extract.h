@@ -13,9 +13,6 @@
 
 namespace vpr {
 
-// [begin, end) of n items for `rank` of `world`: contiguous, sizes differing by at most one.
-std::pair<int64_t, int64_t> Shard(int64_t n, int rank, int world);
-
 // Every rank calls it with the same paths. On rank 0 the result holds every image (as
 // ExtractDescriptors over all of them gives, seconds = the slowest rank's); on the other
 // ranks, only their own share.

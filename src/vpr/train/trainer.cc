@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <sstream>
 
 #include "vpr/app/eval.h"
@@ -13,6 +14,7 @@
 #include "vpr/train/run_dir.h"
 #include "vpr/train/triplet_loss.h"
 #include "vpr/util/check.h"
+#include "vpr/util/fingerprint.h"
 #include "vpr/util/logging.h"
 
 namespace vpr {
@@ -72,17 +74,19 @@ nlohmann::json TrainOptions::ToJson() const {
 nlohmann::json EpochMetrics::ToJson() const {
   nlohmann::json r = nlohmann::json::object();
   for (const auto& [n, v] : recall) r[std::to_string(n)] = v;
-  return {{"epoch", epoch},
-          {"loss", epoch == 0 ? nlohmann::json() : nlohmann::json(loss)},  // epoch 0: the start, not trained
-          {"lr", lr},
-          {"steps", steps},
-          {"tuples", mining.tuples},
-          {"skipped_no_positive", mining.no_positive},
-          {"skipped_no_negative", mining.no_negative},
-          {"skipped_no_violating_negative", mining.no_violating_negative},
-          {"images_per_s", images_per_s},
-          {"seconds", seconds},
-          {"recall_at", r}};
+  nlohmann::json j = {{"epoch", epoch},
+                      {"loss", epoch == 0 ? nlohmann::json() : nlohmann::json(loss)},  // epoch 0: the start, not trained
+                      {"lr", lr},
+                      {"steps", steps},
+                      {"tuples", mining.tuples},
+                      {"skipped_no_positive", mining.no_positive},
+                      {"skipped_no_negative", mining.no_negative},
+                      {"skipped_no_violating_negative", mining.no_violating_negative},
+                      {"images_per_s", images_per_s},
+                      {"seconds", seconds},
+                      {"recall_at", r}};
+  if (allreduce_seconds > 0) j["allreduce_seconds"] = allreduce_seconds;
+  return j;
 }
 
 int FirstTrainedEncoderLayer(const BackboneOptions& backbone, int train_blocks) {
@@ -154,8 +158,8 @@ std::string Duration(double s) {
 
 class Trainer {
  public:
-  Trainer(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options)
-      : model_(model), train_(train), val_(val), options_(options), run_(options.out_dir),
+  Trainer(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options, Collective* group)
+      : model_(model), train_(train), val_(val), options_(options), group_(group), run_(options.out_dir),
         device_(options.extract.runtime.Apply()), precision_(options.extract.runtime.ResolvedPrecision(device_)),
         miner_(FindTupleCandidates(train, options.mining.negative_radius), options.mining), rng_(options.seed),
         features_(model_, FirstTrainedEncoderLayer(model_->options().backbone, options.train_blocks),
@@ -174,12 +178,17 @@ class Trainer {
   TrainResult Run() {
     Start();
     const int64_t num_db = static_cast<int64_t>(train_.database.size());
-    MappedDescriptorStore store(run_.CachePath(), num_db + static_cast<int64_t>(train_.queries.size()),
+    // Each rank its own file: ranks may share the run folder (one machine, shared storage).
+    const std::string cache = leader() ? run_.CachePath()
+                                       : fmt::format("{}.rank{}.f32", run_.CachePath().substr(0, run_.CachePath().size() - 4),
+                                                     rank());
+    MappedDescriptorStore store(cache, num_db + static_cast<int64_t>(train_.queries.size()),
                                 model_->options().DescriptorDim());
     TrainResult result;
     for (int epoch = state_.epoch + 1; epoch <= options_.epochs; ++epoch) {
       EpochMetrics m = RunEpoch(epoch, store);
-      if (val_) m.recall = Validate(epoch);
+      if (val_ && leader()) m.recall = Validate(epoch);
+      if (val_) m.recall = FromLeader(m.recall, fmt::format("waiting for rank 0 to validate epoch {}", epoch));
       Finish(epoch, m);
       result.epochs.push_back(m);
       if (options_.patience > 0 && state_.epochs_without_improvement > options_.patience) {
@@ -191,7 +200,46 @@ class Trainer {
     }
     result.best_epoch = state_.best_epoch;
     result.best_score = state_.best_score;
+    // Nobody leaves before rank 0 has written the last files (a launcher sees all done).
+    if (group_) group_->Barrier("waiting for rank 0 to save the run");
     return result;
+  }
+
+  int rank() const { return group_ ? group_->rank() : 0; }
+  int world() const { return group_ ? group_->size() : 1; }
+  bool leader() const { return rank() == 0; }
+
+  // Rank 0's recall on every rank (the others do not validate), which also holds them
+  // until rank 0 is done.
+  std::map<int, double> FromLeader(const std::map<int, double>& recall, const std::string& what) {
+    if (world() == 1) return recall;
+    nlohmann::json mine = nlohmann::json::array();
+    for (const auto& [n, v] : recall) mine.push_back({n, v});
+    const std::vector<std::string> all = group_->AllGather(leader() ? mine.dump() : "[]", what);
+    std::map<int, double> out;
+    for (const auto& item : nlohmann::json::parse(all[0])) out[item.at(0).get<int>()] = item.at(1).get<double>();
+    return out;
+  }
+
+  // Every rank must start from the same point (the same run folder read, or none): a
+  // rank resuming elsewhere would silently train another model.
+  void CheckSameStart() {
+    if (world() == 1) return;
+    std::ostringstream rng;
+    rng << rng_;
+    Fingerprint f;
+    f.Add(rng.str());
+    for (const auto& p : params_) {
+      const at::Tensor weights = p.detach().cpu().contiguous();
+      f.Add(weights.data_ptr(), static_cast<size_t>(weights.numel() * weights.element_size()));
+    }
+    const std::string mine = fmt::format("epoch {} + {} queries, weights and RNG {}", state_.epoch,
+                                         state_.queries_done, f.Hex());
+    const std::vector<std::string> all = group_->AllGather(mine, "comparing the ranks' starting points");
+    for (int r = 1; r < world(); ++r)
+      VPR_CHECK(all[r] == all[0], "rank ", r, " starts from ", all[r], " but rank 0 from ", all[0],
+                ": every rank must get the same --model, --seed and options, and with --resume read the same run "
+                "folder (shared storage, or a copy of rank 0's at the same path)");
   }
 
  private:
@@ -203,12 +251,13 @@ class Trainer {
       state_ = run_.LoadState(model_, *optimizer_);
       std::istringstream(state_.rng) >> rng_;
       miner_.set_negative_cache(state_.negative_cache);
-      run_.TrimMetrics(state_.epoch);
+      if (leader()) run_.TrimMetrics(state_.epoch);
       Log().info("train: resuming '{}' after epoch {}{} (best score {:.4f} at epoch {})", run_.dir(), state_.epoch,
                  state_.queries_done > 0 ? fmt::format(" and {} queries of epoch {}", state_.queries_done,
                                                        state_.epoch + 1)
                                          : "",
                  state_.best_score, state_.best_epoch);
+      CheckSameStart();
       return;
     }
     VPR_CHECK(options_.resume || !run_.HasState(), "'", run_.dir(), "' already holds a training run: continue it with --resume ",
@@ -218,11 +267,17 @@ class Trainer {
     flags.update({{"arch", mo.backbone.arch}, {"pooling", mo.pooling}, {"num_clusters", mo.netvlad.num_clusters},
                   {"vladv2", mo.netvlad.vladv2}, {"vpr", mo.ToJson()}});
     flags.update(options_.extra_flags);
+    CheckSameStart();
+    if (!leader()) {
+      if (val_ && options_.validate_start) FromLeader({}, "waiting for rank 0 to validate the starting model");
+      return;
+    }
+    flags["world_size"] = world();
     run_.WriteFlags(flags);
     std::remove(run_.MetricsPath().c_str());
     if (val_ && options_.validate_start) {
       EpochMetrics start;
-      start.recall = Validate(0);
+      start.recall = FromLeader(Validate(0), "sending the starting model's recall");
       start.lr = LearningRateAt(options_, 1);
       run_.AppendMetrics(start.ToJson());
     }
@@ -257,13 +312,14 @@ class Trainer {
       const size_t done = begin + queries.size();
       if (options_.checkpoint_every > 0 && since_save >= static_cast<size_t>(options_.checkpoint_every) &&
           done < order.size()) {
-        SaveMidEpoch(epoch, order, done, m, seconds_before + SecondsSince(start));
+        if (leader()) SaveMidEpoch(epoch, order, done, m, seconds_before + SecondsSince(start));
         since_save = 0;
       }
     }
     m.seconds = seconds_before + SecondsSince(start);
     m.loss = m.steps > 0 ? loss_sum_ / m.steps : 0.0;
     m.images_per_s = step_seconds_ > 0 ? step_images_ / step_seconds_ : 0.0;
+    m.allreduce_seconds = reduce_seconds_;
     Log().info("train epoch {}: frozen-layer features of {} images kept ({:.0f} MiB), {} reused, {} computed, {} "
                "recomputed for lack of --feature-cache-mb", epoch, features_.kept_images(),
                features_.kept_bytes() / 1048576.0, features_.hits(), features_.misses(), features_.over_budget());
@@ -272,7 +328,11 @@ class Trainer {
                m.mining.tuples, m.mining.skipped(), m.mining.no_positive, m.mining.no_negative,
                m.mining.no_violating_negative, m.images_per_s, Duration(m.seconds), torch::get_num_threads(),
                PrecisionName(precision_));
-    loss_sum_ = step_images_ = step_seconds_ = 0;
+    if (group_)
+      Log().info("train epoch {}: rank {} of {}, {:.2f} s of {:.2f} s stepping in the gradient all-reduce ({:.1f}%)",
+                 epoch, rank(), world(), reduce_seconds_, step_seconds_,
+                 step_seconds_ > 0 ? 100 * reduce_seconds_ / step_seconds_ : 0.0);
+    loss_sum_ = step_images_ = step_seconds_ = reduce_seconds_ = 0;
     return m;
   }
 
@@ -337,19 +397,60 @@ class Trainer {
       rows.push_back(num_db + q);
     }
     AutocastScope mixed(precision_, device_.type());
-    RefreshDescriptors(model_, features_, images, rows, store, fmt::format("train epoch {}: mining cache", epoch),
+    const std::string label = fmt::format("train epoch {}: mining cache", epoch);
+    if (world() == 1) {
+      RefreshDescriptors(model_, features_, images, rows, store, label, options_.extract.batch_size);
+      return;
+    }
+    // Whole batches per rank, cut where one process cuts them: the same batches give the
+    // same bits, so every rank mines from what one process would.
+    const int64_t n = static_cast<int64_t>(images.size()), batch = options_.extract.batch_size;
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    for (int r = 0; r < world(); ++r) {
+      const auto [b, e] = Shard((n + batch - 1) / batch, r, world());
+      spans.emplace_back(std::min(n, b * batch), std::min(n, e * batch));
+    }
+    const auto [begin, end] = spans[rank()];
+    RefreshDescriptors(model_, features_, std::vector<std::string>(images.begin() + begin, images.begin() + end),
+                       std::vector<int64_t>(rows.begin() + begin, rows.begin() + end), store, label,
                        options_.extract.batch_size);
+    ShareRows(rows, spans, store, label);
+  }
+
+  // Every rank's refreshed rows into every rank's store, in pieces of at most 64 MiB a rank.
+  void ShareRows(const std::vector<int64_t>& rows, const std::vector<std::pair<int64_t, int64_t>>& spans,
+                 MappedDescriptorStore& store, const std::string& label) {
+    const size_t row_bytes = static_cast<size_t>(store.dim()) * sizeof(float);
+    const int64_t piece = std::max<int64_t>(1, (int64_t{64} << 20) / static_cast<int64_t>(row_bytes));
+    int64_t longest = 0;
+    for (const auto& [b, e] : spans) longest = std::max(longest, e - b);
+    for (int64_t offset = 0; offset < longest; offset += piece) {
+      auto part = [&](int r) {
+        const int64_t b = std::min(spans[r].second, spans[r].first + offset);
+        return std::make_pair(b, std::min(spans[r].second, b + piece));
+      };
+      const auto [b, e] = part(rank());
+      std::string bytes(static_cast<size_t>(e - b) * row_bytes, '\0');
+      for (int64_t i = b; i < e; ++i) std::memcpy(&bytes[(i - b) * row_bytes], store.row(rows[i]), row_bytes);
+      const std::vector<std::string> all = group_->AllGather(bytes, "gathering the " + label);
+      for (int r = 0; r < world(); ++r) {
+        if (r == rank()) continue;
+        const auto [rb, re] = part(r);
+        VPR_CHECK(all[r].size() == static_cast<size_t>(re - rb) * row_bytes, "rank ", r, " sent ", all[r].size(),
+                  " bytes of descriptors for ", re - rb, " rows of ", store.dim(), " floats: the ranks run different "
+                  "models or training sets");
+        for (int64_t i = rb; i < re; ++i) std::memcpy(store.row(rows[i]), &all[r][(i - rb) * row_bytes], row_bytes);
+      }
+    }
   }
 
   void TrainSubset(const std::vector<int64_t>& queries, MappedDescriptorStore& store, int epoch, EpochMetrics& m) {
     SetTrainingMode(model_);
-    const int64_t num_db = static_cast<int64_t>(train_.database.size());
+    const std::vector<std::pair<MineOutcome, TrainingTuple>> mined = MineSubset(queries, store);
     std::vector<TrainingTuple> pending;
-    for (int64_t q : queries) {
-      TrainingTuple tuple;
-      MineOutcome outcome = miner_.Mine(q, store.row(num_db + q), store.row(0), store.dim(), rng_, &tuple);
+    for (const auto& [outcome, tuple] : mined) {
       m.mining.Add(outcome);
-      if (outcome == MineOutcome::kTuple) pending.push_back(std::move(tuple));
+      if (outcome == MineOutcome::kTuple) pending.push_back(tuple);
       if (pending.size() == static_cast<size_t>(options_.accumulate)) Step(pending, epoch, m);
       ++progress_.done;
       ReportProgress(epoch, m);
@@ -357,15 +458,60 @@ class Trainer {
     if (!pending.empty()) Step(pending, epoch, m);
   }
 
+  // Every query's outcome and tuple, in order, on every rank. Each rank mines its share,
+  // drawing what one process draws there (the others' draws skipped); steps never touch
+  // the RNG, the store or the negative cache, so mining first changes nothing.
+  std::vector<std::pair<MineOutcome, TrainingTuple>> MineSubset(const std::vector<int64_t>& queries,
+                                                                MappedDescriptorStore& store) {
+    const int64_t num_db = static_cast<int64_t>(train_.database.size()), n = static_cast<int64_t>(queries.size());
+    const auto [begin, end] = Shard(n, rank(), world());
+    auto skip = [&](int64_t from, int64_t to) {
+      uint64_t draws = 0;
+      for (int64_t i = from; i < to; ++i) draws += miner_.Draws(queries[i]);
+      rng_.discard(draws);
+    };
+    skip(0, begin);
+    std::vector<std::pair<MineOutcome, TrainingTuple>> mined;
+    for (int64_t i = begin; i < end; ++i) {
+      TrainingTuple tuple;
+      const int64_t q = queries[i];
+      const MineOutcome outcome = miner_.Mine(q, store.row(num_db + q), store.row(0), store.dim(), rng_, &tuple);
+      mined.emplace_back(outcome, std::move(tuple));
+    }
+    skip(end, n);
+    if (world() == 1) return mined;
+    nlohmann::json mine = nlohmann::json::array();
+    for (const auto& [outcome, t] : mined)
+      mine.push_back({static_cast<int>(outcome), t.query, t.positive, t.negatives});
+    const std::vector<uint8_t> packed = nlohmann::json::to_msgpack(mine);
+    const std::vector<std::string> all =
+        group_->AllGather(std::string(packed.begin(), packed.end()), "gathering the mined tuples");
+    mined.clear();
+    for (int r = 0; r < world(); ++r) {
+      for (const auto& item : nlohmann::json::from_msgpack(all[r])) {
+        TrainingTuple t{item.at(1).get<int64_t>(), item.at(2).get<int64_t>(), item.at(3).get<std::vector<int64_t>>()};
+        const auto outcome = static_cast<MineOutcome>(item.at(0).get<int>());
+        if (outcome == MineOutcome::kTuple) miner_.Adopt(t);
+        mined.emplace_back(outcome, std::move(t));
+      }
+    }
+    VPR_CHECK(static_cast<int64_t>(mined.size()) == n, "the ranks mined ", mined.size(), " queries of a subset of ", n,
+              ": they run different training sets or options");
+    return mined;
+  }
+
   // One optimizer step over the tuples: gradients accumulated tuple by tuple, the loss
-  // normalised by all negatives of the step, as pytorch-NetVlad's batch loss.
+  // normalised by all negatives of the step, as pytorch-NetVlad's batch loss. Each rank
+  // takes its contiguous share of the tuples; the summed gradients are the whole step's.
   void Step(std::vector<TrainingTuple>& tuples, int epoch, EpochMetrics& m) {
     auto start = std::chrono::steady_clock::now();
     int64_t negatives = 0;
     for (const auto& t : tuples) negatives += static_cast<int64_t>(t.negatives.size());
     optimizer_->zero_grad();
-    double step_loss = 0;
-    for (const auto& t : tuples) {
+    double step_loss = 0, images_before = step_images_;
+    const auto [begin, end] = Shard(static_cast<int64_t>(tuples.size()), rank(), world());
+    for (int64_t i = begin; i < end; ++i) {
+      const TrainingTuple& t = tuples[i];
       std::vector<std::string> images = {train_.queries[t.query], train_.database[t.positive]};
       for (int64_t n : t.negatives) images.push_back(train_.database[n]);
       torch::Tensor descriptors;
@@ -382,12 +528,36 @@ class Trainer {
       step_loss += value;
       step_images_ += static_cast<double>(images.size());
     }
+    if (world() > 1) SumOverRanks(&step_loss, images_before, epoch, m.steps + 1);
     if (options_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params_, options_.clip_grad_norm);
     optimizer_->step();
     ++m.steps;
     loss_sum_ += step_loss;
     step_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     tuples.clear();
+  }
+
+  // Gradients, loss and image count summed over the ranks: one flat buffer, one all-reduce.
+  void SumOverRanks(double* step_loss, double images_before, int epoch, int64_t step) {
+    const std::string what = fmt::format("summing the gradients of epoch {}, step {}", epoch, step);
+    std::vector<at::Tensor> grads;
+    for (auto& p : params_) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // a rank with no tuple this step
+      grads.push_back(p.grad().reshape({-1}));
+    }
+    at::Tensor flat = torch::cat(grads).to(at::kCPU, at::kFloat).contiguous();
+    const auto reduce_start = std::chrono::steady_clock::now();
+    group_->AllReduceSum(flat.data_ptr<float>(), flat.numel(), what);
+    double totals[2] = {*step_loss, step_images_ - images_before};
+    group_->AllReduceSum(totals, 2, what);
+    reduce_seconds_ += SecondsSince(reduce_start);
+    int64_t offset = 0;
+    for (auto& p : params_) {
+      p.mutable_grad().copy_(flat.slice(0, offset, offset + p.numel()).view_as(p));
+      offset += p.numel();
+    }
+    *step_loss = totals[0];
+    step_images_ = images_before + totals[1];
   }
 
   void ReportProgress(int epoch, const EpochMetrics& m) {
@@ -440,6 +610,7 @@ class Trainer {
                            {"optimizer", {{"type", options_.optimizer}, {"lr", m.lr}, {"momentum", options_.momentum},
                                           {"weight_decay", options_.weight_decay},
                                           {"state", "checkpoints/train_state.pt"}}}};
+    if (!leader()) return improved;  // rank 0 writes; the same state is on every rank
     // The state last: a kill before it leaves the previous state, and the resume redoes
     // this epoch bit-identically, writing these same files again.
     SaveModel(run_.CheckpointPath(), model_, info);
@@ -460,6 +631,7 @@ class Trainer {
   const Dataset& train_;
   const Dataset* val_;
   const TrainOptions& options_;
+  Collective* group_;  // null when alone
   RunDir run_;
   at::Device device_;
   Precision precision_;  // of the forward passes; weights, gradients and loss stay fp32
@@ -471,16 +643,18 @@ class Trainer {
   TrainState state_;
   ProgressState progress_;
   double loss_sum_ = 0, step_images_ = 0, step_seconds_ = 0;
+  double reduce_seconds_ = 0;  // in the gradient all-reduce (the communication of a step)
 };
 
 }  // namespace
 
-TrainResult Train(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options) {
+TrainResult Train(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options,
+                  Collective* group) {
   options.Check();
   train.Check();
   if (val) val->Check();
   VPR_CHECK(!train.queries.empty() && !train.database.empty(), "the training set needs queries and database images");
-  Trainer trainer(model, train, val, options);
+  Trainer trainer(model, train, val, options, group && group->size() > 1 ? group : nullptr);
   return trainer.Run();
 }
 

@@ -19,6 +19,7 @@
 #include "vpr/data/dataset.h"
 #include "vpr/model/vpr_model.h"
 #include "vpr/train/tuple_mining.h"
+#include "vpr/util/collective.h"
 
 namespace vpr {
 
@@ -87,6 +88,7 @@ struct EpochMetrics {
   MiningStats mining;
   double images_per_s = 0.0;  // images through forward + backward per second of stepping
   double seconds = 0.0;
+  double allreduce_seconds = 0.0;  // of this rank in the gradient all-reduce (several ranks)
   std::map<int, double> recall;  // empty without a validation set
   nlohmann::json ToJson() const;
 };
@@ -100,7 +102,18 @@ struct TrainResult {
 
 // Trains `model` (moved to options.extract.runtime's device) on `train`, validating on
 // `val` when not null. Throws vpr::Error on a NaN or infinite loss, naming the step.
-TrainResult Train(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options);
+//
+// Data-parallel when `group` has several ranks (every rank calls it with the same
+// arguments): every rank draws the same query order; each mines a contiguous share of
+// each cache subset's queries (skipping the others' random draws, TupleMiner::Draws) and
+// the tuples are gathered, so every rank holds the same steps; each computes a contiguous
+// share of a step's tuples, the loss normalised by the whole step's negatives, and the
+// gradients are summed over the ranks, so the step is the one-process step up to float
+// rounding. Cache refreshes are split in whole batches and gathered. Rank 0 alone
+// validates and writes the run folder; the others wait for it (keep --dist-timeout above
+// the validation time) and keep their mining cache in cache/descriptors.rankN.f32.
+TrainResult Train(VprModel& model, const Dataset& train, const Dataset* val, const TrainOptions& options,
+                  Collective* group = nullptr);
 
 // Index of the first encoder layer trained for `train_blocks` last blocks (the encoder's
 // length when 0: NetVLAD only).

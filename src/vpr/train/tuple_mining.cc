@@ -80,6 +80,18 @@ int64_t TupleMiner::SampleNegative(int64_t query, std::mt19937_64& rng) const {
   return index;
 }
 
+uint64_t TupleMiner::Draws(int64_t query) const {
+  VPR_CHECK(query >= 0 && query < num_queries(), "internal: query ", query, " out of range");
+  if (candidates_.positives[query].empty()) return 0;
+  if (candidates_.near[query].size() >= static_cast<size_t>(candidates_.num_database)) return 0;
+  return options_.mode == "random" ? 1 : static_cast<uint64_t>(options_.negatives_sampled);
+}
+
+void TupleMiner::Adopt(const TrainingTuple& tuple) {
+  VPR_CHECK(tuple.query >= 0 && tuple.query < num_queries(), "internal: query ", tuple.query, " out of range");
+  if (options_.mode == "hard") negative_cache_[tuple.query] = tuple.negatives;
+}
+
 MineOutcome TupleMiner::Mine(int64_t query, const float* query_desc, const float* database, int64_t dim,
                              std::mt19937_64& rng, TrainingTuple* tuple) {
   VPR_CHECK(query >= 0 && query < num_queries(), "internal: query ", query, " out of range");

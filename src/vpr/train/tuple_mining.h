@@ -71,6 +71,13 @@ class TupleMiner {
   MineOutcome Mine(int64_t query, const float* query_desc, const float* database, int64_t dim, std::mt19937_64& rng,
                    TrainingTuple* tuple);
 
+  // How many values Mine(query, ...) draws from rng: fixed by the ground truth and the
+  // options, never by the descriptors, so a rank that mines a later share of the queries
+  // can skip the earlier ones' draws (rng.discard) and draw exactly what one process would.
+  uint64_t Draws(int64_t query) const;
+  // Records a tuple another rank mined for `query` as Mine would have (its negative cache).
+  void Adopt(const TrainingTuple& tuple);
+
   int64_t num_queries() const { return static_cast<int64_t>(candidates_.positives.size()); }
   const TupleCandidates& candidates() const { return candidates_; }
   // Per query: the hard negatives of its last tuple (empty until mined).

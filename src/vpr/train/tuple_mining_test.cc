@@ -175,6 +175,39 @@ TEST(TupleMining, RandomModeTakesOneNegativeBeyondTheRadius) {
   EXPECT_GE(t.negatives[0], 2);
 }
 
+// A rank mining a later share skips the earlier queries' draws: Draws must be what Mine
+// draws, whatever the outcome (a tuple, no violating negative, no positive) and mode.
+TEST(TupleMining, DrawsAreWhatMineDrawsWhateverTheOutcome) {
+  Dataset far = LineDataset();
+  far.query_positions = {100.0, 0.0};
+  std::vector<float> violating = {0.9f, -0.4f, 0.85f, -0.2f, 3.0f, 0.6f, 0.95f, 0.3f};
+  std::vector<float> clear = {0.1f, 0.2f, 5.f, 5.f, 5.f, 5.f, 5.f, 5.f};
+  float q = 0.0f;
+  int cases = 0;
+  for (const char* mode : {"hard", "random"})
+    for (const Dataset& d : {LineDataset(), far})
+      for (const auto* db : {&violating, &clear}) {
+        MiningOptions options;
+        options.mode = mode;
+        options.negatives_sampled = 7;
+        options.margin = 0.5;
+        TupleMiner miner(FindTupleCandidates(d), options);
+        std::mt19937_64 mined(11), skipped(11);
+        TrainingTuple t;
+        miner.Mine(0, &q, db->data(), 1, mined, &t);
+        skipped.discard(miner.Draws(0));
+        EXPECT_EQ(mined, skipped) << mode << " case " << cases;
+        ++cases;
+      }
+  MiningOptions hard;
+  EXPECT_EQ(TupleMiner(FindTupleCandidates(LineDataset()), hard).Draws(0), 1000u);
+  EXPECT_EQ(TupleMiner(FindTupleCandidates(far), hard).Draws(0), 0u);
+  // Adopt records another rank's tuple as Mine would (the negative cache of hard mining).
+  TupleMiner miner(FindTupleCandidates(LineDataset()), hard);
+  miner.Adopt(TrainingTuple{0, 1, {3, 7}});
+  EXPECT_EQ(miner.negative_cache()[0], (std::vector<int64_t>{3, 7}));
+}
+
 TEST(TupleMining, RejectsBadOptions) {
   MiningOptions options;
   options.mode = "semi";
