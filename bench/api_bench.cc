@@ -31,7 +31,7 @@
 #include "bench_model.h"
 #include "bench_util.h"
 #include "vpr/app/extract.h"
-#include "vpr/app/pca.h"
+#include "vpr/model/wpca_layer.h"
 #include "vpr/image/image_io.h"
 #include "vpr/image/image_list.h"
 #include "vpr/model/model_io.h"

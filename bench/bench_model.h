@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "vpr/app/pca.h"
+#include "vpr/model/wpca_layer.h"
 #include "vpr/model/model_io.h"
 #include "vpr/place_database.h"
 

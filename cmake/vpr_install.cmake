@@ -14,7 +14,7 @@ add_library(vpr::vpr ALIAS vpr_public)
 # vpr_api and every module it links: static archives are needed at link time, shared ones at
 # run time. install(EXPORT) fails at configure time if one is missing here. The train and cli
 # modules (and CLI11 with them) stay out: only the vpr binary uses them.
-set(vpr_exported vpr_util vpr_runtime vpr_io vpr_image vpr_model vpr_data vpr_index vpr_verify vpr_eval vpr_app vpr_api)
+set(vpr_exported vpr_util vpr_runtime vpr_io vpr_image vpr_index vpr_model vpr_data vpr_synthetic vpr_verify vpr_eval vpr_app vpr_api)
 install(TARGETS vpr_public ${vpr_exported} EXPORT vprTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

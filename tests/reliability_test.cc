@@ -14,7 +14,7 @@
 #include <limits>
 #include <regex>
 
-#include "vpr/data/synthetic.h"
+#include "vpr/synthetic/synthetic.h"
 #include "vpr/model/model_io.h"
 #include "vpr/test_config.h"
 #include "vpr/util/atomic_file.h"

@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "vpr/app/extract.h"
-#include "vpr/app/test_model.h"
+#include "vpr/model/test_model.h"
 #include "vpr/model/model_io.h"
 #include "vpr/test_config.h"
 #include "vpr/util/thrown_message.h"

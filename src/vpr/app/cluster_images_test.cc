@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vpr/app/test_model.h"
+#include "vpr/model/test_model.h"
 
 #include <filesystem>
 #include <fstream>

@@ -6,7 +6,8 @@
 #include <filesystem>
 
 #include "vpr/app/cluster.h"
-#include "vpr/eval/recall.h"
+#include "vpr/app/descriptor_cache.h"
+#include "vpr/app/eval_outputs.h"
 #include "vpr/image/image_io.h"
 #include "vpr/model/model_io.h"
 #include "vpr/util/atomic_file.h"
@@ -14,6 +15,7 @@
 #include "vpr/util/logging.h"
 
 namespace vpr {
+namespace fs = std::filesystem;
 
 void DemoOptions::Check() const {
   VPR_CHECK_USAGE(!out_dir.empty(), "--out must name a folder");
@@ -27,51 +29,52 @@ void DemoOptions::Check() const {
 
 namespace {
 
-std::vector<at::Tensor> ToTensors(const std::vector<SyntheticImage>& images, std::vector<std::string>* names,
-                                  std::vector<double>* positions) {
+// The rendered route as the dataset `vpr eval` would load from dataset/positions.csv.
+Dataset RouteDataset(const SyntheticDataset& route, const std::string& dir, double radius_m) {
+  Dataset d;
+  d.kind = "synthetic_route";
+  d.root = dir;
+  auto add = [&dir](const std::vector<SyntheticImage>& images, std::vector<std::string>* paths,
+                    std::vector<std::string>* names, std::vector<double>* positions) {
+    for (const SyntheticImage& image : images) {
+      paths->push_back((fs::path(dir) / image.name).string());
+      names->push_back(image.name);
+      positions->push_back(image.easting);
+      positions->push_back(image.northing);
+    }
+  };
+  add(route.database, &d.database, &d.database_names, &d.database_positions);
+  add(route.queries, &d.queries, &d.query_names, &d.query_positions);
+  d.positive_radius = radius_m;
+  d.position_unit = "m";
+  d.info = {{"kind", d.kind}, {"dir", dir}, {"root", dir}, {"positives", "radius"}};
+  d.Check();
+  return d;
+}
+
+std::vector<at::Tensor> ToTensors(const std::vector<SyntheticImage>& images, std::vector<std::string>* names) {
   std::vector<at::Tensor> out;
   for (const auto& image : images) {
     out.push_back(MatToRgbTensor(image.bgr));
     names->push_back(image.name);
-    positions->push_back(image.easting);
-    positions->push_back(image.northing);
   }
   return out;
-}
-
-nlohmann::json Submission(const KnnResult& knn) {
-  nlohmann::json queries = nlohmann::json::array();
-  for (int64_t q = 0; q < knn.num_queries; ++q) {
-    std::vector<int64_t> ids(knn.ids.begin() + q * knn.k, knn.ids.begin() + (q + 1) * knn.k);
-    queries.push_back({{"id", q}, {"positive", ids}});
-  }
-  return {{"Query", queries}};
-}
-
-void PrintRecallTable(const std::map<int, double>& recall, int64_t num_queries) {
-  std::string header = "  ", values = "  ";
-  for (const auto& [n, r] : recall) {
-    header += fmt::format("{:>8}", fmt::format("R@{}", n));
-    values += fmt::format("{:>8.1f}", 100.0 * r);
-  }
-  fmt::print("\nRecall@N on {} synthetic queries (percent):\n{}\n{}\n\n", num_queries, header, values);
 }
 
 }  // namespace
 
 DemoResult RunDemo(const DemoOptions& options) {
   options.Check();
-  namespace fs = std::filesystem;
   auto start = std::chrono::steady_clock::now();
   at::Device device = options.runtime.Apply();
 
   Log().info("demo: rendering {} places ({}x{})", options.data.num_places, options.data.width, options.data.height);
   SyntheticDataset dataset = MakeSyntheticRoute(options.data);
-  WriteSyntheticDataset(dataset, (fs::path(options.out_dir) / "dataset").string());
+  const fs::path dataset_dir = fs::path(options.out_dir) / "dataset";
+  WriteSyntheticDataset(dataset, dataset_dir.string());
   std::vector<std::string> db_names, q_names;
-  std::vector<double> db_pos, q_pos;
-  std::vector<at::Tensor> db_images = ToTensors(dataset.database, &db_names, &db_pos);
-  std::vector<at::Tensor> q_images = ToTensors(dataset.queries, &q_names, &q_pos);
+  std::vector<at::Tensor> db_images = ToTensors(dataset.database, &db_names);
+  std::vector<at::Tensor> q_images = ToTensors(dataset.queries, &q_names);
 
   torch::manual_seed(options.seed);
   ModelOptions model_options;
@@ -93,35 +96,33 @@ DemoResult RunDemo(const DemoOptions& options) {
   ExtractResult db = ExtractDescriptors(model, db_images, db_names, extract);
   extract.label = "demo: queries";
   ExtractResult queries = ExtractDescriptors(model, q_images, q_names, extract);
-  WriteDescriptors((fs::path(options.out_dir) / "database.npy").string(), db);
-  WriteDescriptors((fs::path(options.out_dir) / "queries.npy").string(), queries);
 
-  at::Tensor d = db.descriptors.contiguous(), q = queries.descriptors.contiguous();
-  KnnResult knn = ExactKnnL2(d.data_ptr<float>(), d.size(0), q.data_ptr<float>(), q.size(0), d.size(1),
-                             options.top_k);
-  auto positives = PositivesWithinRadius(db_pos, q_pos, options.positive_radius_m);
-  std::vector<int> ns;
+  // Scored and written exactly as `vpr eval` scores and writes.
+  const Dataset ground_truth = RouteDataset(dataset, dataset_dir.string(), options.positive_radius_m);
+  EvaluateOptions evaluate;
+  evaluate.top_k = options.top_k;
+  evaluate.recall_at.clear();
   for (int n : {1, 5, 10, 20})
-    if (n <= options.top_k) ns.push_back(n);
+    if (n <= options.top_k) evaluate.recall_at.push_back(n);
   DemoResult result;
-  result.recall = RecallAtN(knn, positives, ns);
-  PrintRecallTable(result.recall, knn.num_queries);
-
+  EvalResult& eval = result.eval;
+  eval.report = Evaluate(RowsOf(db), RowsOf(queries), ground_truth, evaluate);
+  eval.run.model = model->options();
+  eval.run.model_file = (fs::path(options.out_dir) / "model.pth").string();
+  eval.run.model_fingerprint = ModelFingerprint(model);
+  eval.run.precision = db.precision;
+  eval.run.threads = options.runtime.ResolvedThreads();
+  eval.run.device = options.runtime.device;
+  eval.run.index = evaluate.index;
+  eval.run.top_k = options.top_k;
+  eval.run.ms_per_image = 1000.0 * (db.seconds + queries.seconds) / std::max<int64_t>(1, db.total() + queries.total());
+  eval.run.dataset_fingerprint = DatasetFingerprint(ground_truth);
+  WriteEvalOutputs(options.out_dir, ground_truth, eval, db, queries, ReportOptions{});
+  result.dataset = ground_truth;
   result.submission_path = (fs::path(options.out_dir) / "submission.json").string();
-  WriteFileAtomic(result.submission_path, Submission(knn).dump() + "\n");
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  nlohmann::json metrics = {{"format_version", 1},
-                            {"recall_at", nlohmann::json::object()},
-                            {"num_database", d.size(0)},
-                            {"num_queries", q.size(0)},
-                            {"descriptor_dim", d.size(1)},
-                            {"positive_radius_m", options.positive_radius_m},
-                            {"model", model->options().ToJson()},
-                            {"seconds", result.seconds}};
-  for (const auto& [n, r] : result.recall) metrics["recall_at"][std::to_string(n)] = r;
-  WriteFileAtomic((fs::path(options.out_dir) / "metrics.json").string(), metrics.dump(2) + "\n");
-  Log().info("demo: done in {:.1f}s on {} threads; wrote {}, metrics.json, model.pth, database/queries .npy, dataset/",
-             result.seconds, options.runtime.ResolvedThreads(), result.submission_path);
+  Log().info("demo: done in {:.1f}s on {} threads; wrote {}, metrics.json, report.html, model.pth, database/queries "
+             ".npy, dataset/", result.seconds, options.runtime.ResolvedThreads(), result.submission_path);
   return result;
 }
 

@@ -1,13 +1,14 @@
 // `vpr demo`: the whole pipeline on a synthetic route the project renders itself:
-// render -> cluster (k-means centroids) -> extract -> search (FAISS) -> recall@N ->
-// submission.json. Needs no download and finishes in well under a minute on 2 CPU cores.
+// render -> cluster (k-means centroids) -> extract -> search (FAISS) -> recall@N -> the
+// files `vpr eval` writes (submission.json, metrics.json, report.html, ...). Needs no
+// download and finishes in well under a minute on 2 CPU cores.
 #pragma once
 
-#include <map>
 #include <string>
 
+#include "vpr/app/eval.h"
 #include "vpr/app/extract.h"
-#include "vpr/data/synthetic.h"
+#include "vpr/synthetic/synthetic.h"
 
 namespace vpr {
 
@@ -25,7 +26,7 @@ inline SyntheticOptions DemoRoute() {
 }
 
 struct DemoOptions {
-  // Output folder: dataset/, model.pth, descriptors, submission.json, metrics.json.
+  // Output folder: dataset/, model.pth and what `vpr eval` writes (eval_outputs.h).
   std::string out_dir = "vpr_demo";
   SyntheticOptions data = DemoRoute();
   // Backbone of the untrained network (random weights, seeded). ResNet-18 after layer2
@@ -49,7 +50,8 @@ struct DemoOptions {
 };
 
 struct DemoResult {
-  std::map<int, double> recall;  // N -> recall@N in [0,1]
+  EvalResult eval;   // scored as `vpr eval` scores; eval.report.scores.recall: N -> recall@N
+  Dataset dataset;   // the rendered route, as vpr eval would load it
   std::string submission_path;
   double seconds = 0.0;
 };

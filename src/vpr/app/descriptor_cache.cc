@@ -37,7 +37,7 @@ namespace {
 std::string CacheKey(const std::string& model_fingerprint, const std::vector<std::string>& paths,
                      const ExtractOptions& options) {
   Fingerprint f;
-  f.Add(int64_t{3});  // cache format version (3: entries carry a content checksum)
+  f.Add(int64_t{4});  // cache format version (3: entries carry a content checksum; 4: and input indices)
   f.Add(model_fingerprint).Add(FingerprintFiles(paths));
   f.Add(int64_t{options.resize.height}).Add(int64_t{options.resize.width}).Add(int64_t{options.resize.max_side});
   f.Add(int64_t{options.resize.reduced_decode && options.resize.enabled()});
@@ -63,6 +63,13 @@ bool Load(const fs::path& base, const std::vector<std::string>& paths, int64_t d
     nlohmann::json meta = nlohmann::json::parse(ReadFileBytes(meta_path.string()));
     ExtractResult r;
     r.paths = meta.at("paths").get<std::vector<std::string>>();
+    r.indices = meta.at("indices").get<std::vector<int64_t>>();
+    VPR_CHECK(r.indices.size() == r.paths.size(), "it lists ", r.paths.size(), " images but ", r.indices.size(),
+              " input indices");
+    for (size_t i = 0; i < r.indices.size(); ++i)
+      VPR_CHECK(r.indices[i] >= 0 && r.indices[i] < static_cast<int64_t>(paths.size()) &&
+                    (i == 0 || r.indices[i] > r.indices[i - 1]) && paths[r.indices[i]] == r.paths[i],
+                "its row ", i, " is not the input image it names");
     for (const auto& f : meta.at("failures")) r.failures.push_back({f.at("path"), f.at("reason")});
     r.dim = meta.at("dim").get<int64_t>();
     VPR_CHECK(r.total() == static_cast<int64_t>(paths.size()) && r.dim == dim, "it lists ", r.total(), " images of ",
@@ -91,6 +98,7 @@ void Store(const fs::path& base, const ExtractResult& r) {
   nlohmann::json meta = r.Summary();
   meta["format_version"] = 1;
   meta["paths"] = r.paths;
+  meta["indices"] = r.indices;
   meta["content"] = ContentFingerprint(r.descriptors);
   fs::create_directories(base.parent_path());
   if (!r.paths.empty()) WriteDescriptors(base.string() + ".npy", r);

@@ -4,18 +4,15 @@
 // ids in every output are dataset indices, and a query without a descriptor is a miss.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
-#include <map>
 #include <string>
 #include <vector>
 
 #include "vpr/app/extract.h"
+#include "vpr/app/report_options.h"
 #include "vpr/app/rerank.h"
-#include "vpr/app/report_html.h"
 #include "vpr/data/dataset.h"
+#include "vpr/eval/evaluate.h"
 #include "vpr/index/faiss_index.h"
-#include "vpr/index/knn.h"
 
 namespace vpr {
 
@@ -50,22 +47,53 @@ struct EvalOptions {
   VerifierOptions verifier;  // used when rerank > 0
   // The re-ranking these options ask for (rerank > 0).
   RerankOptions Rerank() const;
+  // The search and scoring part of these options.
+  EvaluateOptions Evaluation() const;
   void Check() const;
 };
 
-struct EvalResult {
-  std::map<int, double> recall;         // N -> fraction of all queries, failed ones included
-  std::map<int, int64_t> hits;          // N -> queries with a positive in their top N
-  KnnResult knn;                        // num_queries = dataset queries; ids are dataset indices
+// How the descriptors of a run were made and searched: what metrics.json and report.html
+// say beside the scores.
+struct EvalRun {
+  ModelOptions model;
+  std::string model_file;         // EvalOptions::model_file
+  std::string model_fingerprint;  // weights and architecture (ModelFingerprint)
+  std::string precision = "fp32"; // what the network ran in ("auto" resolved)
+  int threads = 0;
+  std::string device = "cpu";
+  ResizeOptions resize;
+  IndexOptions index;
+  int top_k = 0;
   std::vector<ExtractFailure> failed_database, failed_queries;
-  nlohmann::json metrics;               // what metrics.json holds
-  // With options.rerank > 0: recall and hits of the retrieval order (recall and hits
-  // above are after re-ranking), and what re-ranking did.
-  std::map<int, double> recall_before_rerank;
-  std::map<int, int64_t> hits_before_rerank;
-  RerankStats rerank;
+  bool database_from_cache = false, queries_from_cache = false;
+  double ms_per_image = 0;        // describing, over database and queries
+  std::string dataset_fingerprint;
 };
 
+struct EvalResult {
+  EvalReport report;  // after re-ranking when there was one
+  EvalRun run;
+  // With rerank.depth > 0: the scores of the retrieval order, what re-ranking did, and how
+  // the top-1s changed.
+  RerankOptions rerank_options;
+  Scores before_rerank;
+  RerankStats rerank;
+  Top1Changes top1_changes;
+  bool reranked() const { return rerank.depth > 0; }
+};
+
+// Describes the dataset's images with `model` (through the descriptor cache), scores them
+// with Evaluate and re-ranks when asked: no files, no printing. `db` and `queries` receive
+// the descriptors when not null.
+EvalResult DescribeAndEvaluate(VprModel& model, const Dataset& dataset, const EvalOptions& options,
+                               ExtractResult* db = nullptr, ExtractResult* queries = nullptr);
+
+// The descriptors of an extraction as Evaluate takes them (they must be contiguous float32;
+// the rows' dataset indices are the extraction's input indices).
+DescriptorRows RowsOf(const ExtractResult& result);
+
+// DescribeAndEvaluate, then every output into options.out_dir, replaced whole (see
+// eval_outputs.h).
 EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& options);
 
 // Parses "1,5,10,20" into {1, 5, 10, 20}; throws vpr::Error on anything else.

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vpr/app/test_model.h"
+#include "vpr/model/test_model.h"
 
 #include <chrono>
 #include <filesystem>
@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "vpr/app/cluster_images.h"
+#include "vpr/app/report_html.h"
 #include "vpr/eval/recall.h"
 #include "vpr/image/image_list.h"
 #include "vpr/model/model_io.h"
@@ -69,11 +70,11 @@ TEST(Eval, FrameToleranceDecidesWhatIsCorrect) {
   EvalResult loose = RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 1),
                              Options(root / "out1"));
   // Query i retrieves database i + 1 first: a miss at tolerance 0 except the last query.
-  for (int q = 0; q < 6; ++q) EXPECT_EQ(loose.knn.id(q, 0), std::min(q + 1, 5)) << "query " << q;
-  EXPECT_NEAR(strict.recall.at(1), 1.0 / 6, 1e-9);
-  EXPECT_EQ(strict.hits.at(1), 1);
-  EXPECT_EQ(loose.recall.at(1), 1.0);
-  EXPECT_EQ(loose.hits.at(2), 6);
+  for (int q = 0; q < 6; ++q) EXPECT_EQ(loose.report.knn.id(q, 0), std::min(q + 1, 5)) << "query " << q;
+  EXPECT_NEAR(strict.report.scores.recall.at(1), 1.0 / 6, 1e-9);
+  EXPECT_EQ(strict.report.scores.hits.at(1), 1);
+  EXPECT_EQ(loose.report.scores.recall.at(1), 1.0);
+  EXPECT_EQ(loose.report.scores.hits.at(2), 6);
 }
 
 TEST(Eval, WritesEveryOutputAndTheyAgree) {
@@ -133,14 +134,14 @@ TEST(Eval, UnreadableQueryIsAReportedMissAndUnreadableDatabaseImageShiftsNothing
   fs::path out = root / "out";
   EvalResult result =
       RunEval(model, LoadFrameAlignedDataset((root / "db").string(), (root / "q").string(), 1), Options(out));
-  ASSERT_EQ(result.failed_queries.size(), 1u);
-  EXPECT_EQ(result.failed_queries[0].path, (root / "q" / Name(2)).string());
-  ASSERT_EQ(result.failed_database.size(), 1u);
+  ASSERT_EQ(result.run.failed_queries.size(), 1u);
+  EXPECT_EQ(result.run.failed_queries[0].path, (root / "q" / Name(2)).string());
+  ASSERT_EQ(result.run.failed_database.size(), 1u);
   // Queries keep their own ids and database ids stay dataset indices (row 0 is db/001).
-  EXPECT_EQ(result.knn.id(0, 0), 1);
-  EXPECT_EQ(result.knn.id(3, 0), 4);
-  EXPECT_EQ(result.knn.id(2, 0), -1);
-  EXPECT_NEAR(result.recall.at(1), 5.0 / 6, 1e-9);
+  EXPECT_EQ(result.report.knn.id(0, 0), 1);
+  EXPECT_EQ(result.report.knn.id(3, 0), 4);
+  EXPECT_EQ(result.report.knn.id(2, 0), -1);
+  EXPECT_NEAR(result.report.scores.recall.at(1), 5.0 / 6, 1e-9);
 
   json metrics = ReadJson(out / "metrics.json");
   EXPECT_EQ(metrics["num_queries"], 6);
@@ -166,8 +167,8 @@ TEST(Eval, SecondRunReusesCachedDescriptorsAndAChangedImageInvalidatesThem) {
   json m1 = ReadJson(root / "out1" / "metrics.json"), m2 = ReadJson(root / "out2" / "metrics.json");
   EXPECT_EQ(m1["descriptors_from_cache"], json({{"database", false}, {"queries", false}}));
   EXPECT_EQ(m2["descriptors_from_cache"], json({{"database", true}, {"queries", true}}));
-  EXPECT_EQ(first.knn.ids, second.knn.ids);
-  EXPECT_EQ(first.knn.distances, second.knn.distances);
+  EXPECT_EQ(first.report.knn.ids, second.report.knn.ids);
+  EXPECT_EQ(first.report.knn.distances, second.report.knn.distances);
   EXPECT_EQ(m1["model_fingerprint"], m2["model_fingerprint"]);
   EXPECT_EQ(m1["dataset_fingerprint"].get<std::string>().size(), 32u);
 
@@ -177,7 +178,7 @@ TEST(Eval, SecondRunReusesCachedDescriptorsAndAChangedImageInvalidatesThem) {
   EvalResult third = RunEval(model, dataset, options);
   EXPECT_EQ(ReadJson(root / "out3" / "metrics.json")["descriptors_from_cache"],
             json({{"database", true}, {"queries", false}}));
-  EXPECT_EQ(third.failed_queries.size(), 1u);
+  EXPECT_EQ(third.run.failed_queries.size(), 1u);
   VprModel other = TinyTestModel(10);
   options.out_dir = (root / "out4").string();
   RunEval(other, dataset, options);
@@ -256,8 +257,13 @@ TEST(Eval, ReportWithoutPositionsNamesTheRankOfTheTruthAndNoDistanceOnTheGround)
   knn.k = 2;
   knn.ids = {1, 0, 1, 0};
   knn.distances = {0.5f, 0.75f, 0.25f, 1.0f};
-  json metrics = {{"recall_at", {{"1", 0.0}, {"2", 0.5}}}, {"index", {{"metric", "l2"}}}};
-  const std::string html = RenderReportHtml(dataset, knn, {{0}, {}}, metrics);
+  EvalResult result;
+  result.report.num_database = result.report.num_queries = 2;
+  result.report.knn = knn;
+  result.report.positives = {{0}, {}};
+  result.report.described = {true, true};
+  result.report.scores = Score(knn, result.report.positives, {1, 2}, false);
+  const std::string html = RenderReportHtml(dataset, result, "{}");
   EXPECT_NE(html.find("miss at R@1</span>; nearest ground truth <code>db/000.png</code>: rank 2"), std::string::npos);
   EXPECT_NE(html.find("no positive in the database"), std::string::npos);
   EXPECT_EQ(html.find("from the query"), std::string::npos);
@@ -278,8 +284,8 @@ TEST(Eval, FaissIndexAndInnerProductRankLikeExactL2AndTheDimensionTableIsWritten
   options.pca_dims = {0, 4, 2};
   EvalResult hnsw = RunEval(model, dataset, options);
   // NetVLAD descriptors are unit length: inner product orders like L2.
-  EXPECT_EQ(hnsw.knn.ids, exact.knn.ids);
-  EXPECT_EQ(hnsw.recall, exact.recall);
+  EXPECT_EQ(hnsw.report.knn.ids, exact.report.knn.ids);
+  EXPECT_EQ(hnsw.report.scores.recall, exact.report.scores.recall);
   json metrics = ReadJson(root / "hnsw_ip" / "metrics.json");
   EXPECT_EQ(metrics["index"]["factory"], "HNSW8");
   const json& table = metrics["recall_vs_dim"];
@@ -292,21 +298,6 @@ TEST(Eval, FaissIndexAndInnerProductRankLikeExactL2AndTheDimensionTableIsWritten
             std::string::npos);
   EXPECT_NE(ReadJson(root / "hnsw_ip" / "predictions.json")["distance"].get<std::string>().find("inner"),
             std::string::npos);
-}
-
-TEST(Eval, RecallTablesAreOrderedByNNotByText) {
-  auto rows = RecallByN(json({{"1", 0.5}, {"10", 0.9}, {"5", 0.75}}));
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[1], (std::pair<int, double>{5, 0.75}));
-  EXPECT_EQ(rows[2].first, 10);
-}
-
-TEST(Eval, Base64MatchesRfc4648) {
-  EXPECT_EQ(Base64(""), "");
-  EXPECT_EQ(Base64("f"), "Zg==");
-  EXPECT_EQ(Base64("fo"), "Zm8=");
-  EXPECT_EQ(Base64("foo"), "Zm9v");
-  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
 }
 
 TEST(Eval, OptionsAreChecked) {
@@ -354,19 +345,19 @@ TEST(Eval, GardensPointSubsetWithMobileNetV2ImageNet) {
   Dataset dataset = LoadFrameAlignedDataset((root / "day_right").string(), (root / "day_left").string(), 2);
   EvalResult result = RunEval(model, dataset, options);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  auto exact = RecallAtN(result.knn, PositivesWithinRadius(dataset.database_positions, dataset.query_positions, 0),
-                         {1, 5});
+  auto exact = RecallAtN(result.report.knn,
+                         PositivesWithinRadius(dataset.database_positions, dataset.query_positions, 0), {1, 5});
   std::cout << fmt::format("Gardens Point day_left vs day_right, 40 frames: tolerance 2: R@1 {:.3f} R@5 {:.3f} "
                            "R@10 {:.3f}; tolerance 0: R@1 {:.3f} R@5 {:.3f}; {:.1f}s\n",
-                           result.recall.at(1), result.recall.at(5), result.recall.at(10), exact.at(1), exact.at(5),
-                           seconds);
+                           result.report.scores.recall.at(1), result.report.scores.recall.at(5),
+                           result.report.scores.recall.at(10), exact.at(1), exact.at(5), seconds);
   // Measured (2 cores): R@1 0.975 at tolerance 2; R@1 0.55, R@5 0.95 at tolerance 0.
   // Chance is about 0.125 for R@1 at tolerance 2 (5 positives of 40) and for R@5 at
   // tolerance 0 (one positive, five tries).
-  EXPECT_GE(result.recall.at(1), 0.8);
+  EXPECT_GE(result.report.scores.recall.at(1), 0.8);
   EXPECT_GE(exact.at(5), 0.75);
-  EXPECT_TRUE(result.failed_queries.empty());
-  EXPECT_EQ(result.metrics["image_size"], json({{"mode", "max_side"}, {"max_side", 320}}));
+  EXPECT_TRUE(result.run.failed_queries.empty());
+  EXPECT_EQ(ReadJson(root / "out" / "metrics.json")["image_size"], json({{"mode", "max_side"}, {"max_side", 320}}));
 }
 
 
@@ -477,26 +468,26 @@ TEST(Eval, RerankReordersByVerificationAndCountsTheChanges) {
   // The changes, counted from the two runs' top-1.
   int changed = 0, miss_to_hit = 0, hit_to_miss = 0;
   for (int q = 0; q < places; ++q) {
-    const int64_t a = plain.knn.id(q, 0), b = reranked.knn.id(q, 0);
+    const int64_t a = plain.report.knn.id(q, 0), b = reranked.report.knn.id(q, 0);
     changed += a != b;
     miss_to_hit += a != b && b == 2 * q;
     hit_to_miss += a != b && a == 2 * q;
     // The first 3 are the same images reordered; the 4th is untouched.
-    std::vector<int64_t> x(plain.knn.ids.begin() + q * 4, plain.knn.ids.begin() + q * 4 + 3),
-        y(reranked.knn.ids.begin() + q * 4, reranked.knn.ids.begin() + q * 4 + 3);
+    std::vector<int64_t> x(plain.report.knn.ids.begin() + q * 4, plain.report.knn.ids.begin() + q * 4 + 3),
+        y(reranked.report.knn.ids.begin() + q * 4, reranked.report.knn.ids.begin() + q * 4 + 3);
     std::sort(x.begin(), x.end());
     std::sort(y.begin(), y.end());
     EXPECT_EQ(x, y) << "query " << q;
-    EXPECT_EQ(plain.knn.id(q, 3), reranked.knn.id(q, 3));
-    EXPECT_EQ(reranked.knn.id(q, 0), 2 * q) << "query " << q << ": verification puts the place first";
+    EXPECT_EQ(plain.report.knn.id(q, 3), reranked.report.knn.id(q, 3));
+    EXPECT_EQ(reranked.report.knn.id(q, 0), 2 * q) << "query " << q << ": verification puts the place first";
   }
   EXPECT_EQ(r["top1_changed"], changed);
   EXPECT_EQ(r["top1_miss_to_hit"], miss_to_hit);
   EXPECT_EQ(r["top1_hit_to_miss"], hit_to_miss);
   EXPECT_EQ(r["hits_at_after"]["1"].get<int>() - r["hits_at_before"]["1"].get<int>(), miss_to_hit - hit_to_miss);
   EXPECT_GT(changed, 0) << "retrieval put no decoy first: the test shows nothing";
-  EXPECT_EQ(reranked.recall.at(1), 1.0);
-  EXPECT_EQ(reranked.recall_before_rerank.at(1), plain.recall.at(1));
+  EXPECT_EQ(reranked.report.scores.recall.at(1), 1.0);
+  EXPECT_EQ(reranked.before_rerank.recall.at(1), plain.report.scores.recall.at(1));
 
   // predictions.json holds the new order and its inliers, most first among the verified.
   const json predictions = ReadJson(root / "reranked" / "predictions.json");
@@ -510,8 +501,8 @@ TEST(Eval, RerankReordersByVerificationAndCountsTheChanges) {
   options.out_dir = (root / "no_margin").string();
   options.rerank_margin = 0;
   const EvalResult kept = RunEval(model, dataset, options);
-  for (int q = 0; q < places; ++q) EXPECT_EQ(kept.knn.id(q, 0), plain.knn.id(q, 0)) << "query " << q;
-  EXPECT_EQ(kept.rerank.top1_changed, 0);
+  for (int q = 0; q < places; ++q) EXPECT_EQ(kept.report.knn.id(q, 0), plain.report.knn.id(q, 0)) << "query " << q;
+  EXPECT_EQ(kept.top1_changes.changed, 0);
 
   options.rerank = 5;  // more than --top-k
   EXPECT_THROW(options.Check(), UsageError);

@@ -41,6 +41,7 @@ namespace {
 
 // One image of the input: decoded pixels, or the reason it could not be decoded.
 struct Item {
+  size_t index = 0;  // position in the input
   std::string name;
   at::Tensor image;
   std::string error;
@@ -119,7 +120,10 @@ class Extractor {
       torch::NoGradGuard no_grad;
       at::Tensor out = model_->forward(at::stack(batch).to(device_)).to(at::kCPU);
       std::vector<std::string> names;
-      for (size_t k = begin; k < end; ++k) names.push_back(items[k].name);
+      for (size_t k = begin; k < end; ++k) {
+        names.push_back(items[k].name);
+        result_.indices.push_back(static_cast<int64_t>(items[k].index));
+      }
       if (options_.on_rows) options_.on_rows(out, names);
       else rows_.push_back(out);
       result_.paths.insert(result_.paths.end(), names.begin(), names.end());
@@ -198,7 +202,7 @@ ExtractResult RunExtraction(VprModel& model, size_t total, const ItemSource& sou
 ExtractResult ExtractDescriptors(VprModel& model, const std::vector<std::string>& paths,
                                  const ExtractOptions& options) {
   ItemSource source = [&](size_t i) {
-    Item item{paths[i], {}, {}};
+    Item item{i, paths[i], {}, {}};
     try {
       item.image = LoadResizedImage(paths[i], options.resize);
     } catch (const std::exception& e) {
@@ -212,7 +216,7 @@ ExtractResult ExtractDescriptors(VprModel& model, const std::vector<std::string>
 ExtractResult ExtractDescriptors(VprModel& model, const std::vector<at::Tensor>& images,
                                  const std::vector<std::string>& names, const ExtractOptions& options) {
   VPR_CHECK(images.size() == names.size(), "got ", images.size(), " images but ", names.size(), " names");
-  ItemSource source = [&](size_t i) { return Item{names[i], ResizeImage(images[i], options.resize), {}}; };
+  ItemSource source = [&](size_t i) { return Item{i, names[i], ResizeImage(images[i], options.resize), {}}; };
   return RunExtraction(model, images.size(), source, options);
 }
 

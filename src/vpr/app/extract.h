@@ -45,6 +45,7 @@ struct ExtractFailure {
 struct ExtractResult {
   at::Tensor descriptors;          // float32, (paths.size()) x dim, on the CPU
   std::vector<std::string> paths;  // the images that have a descriptor, in input order
+  std::vector<int64_t> indices;    // ... and their positions in the input (ascending)
   std::vector<ExtractFailure> failures;
   double seconds = 0.0;
   int64_t dim = 0;

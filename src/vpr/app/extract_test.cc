@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "vpr/app/test_model.h"
+#include "vpr/model/test_model.h"
 
 #include <filesystem>
 #include <fstream>
@@ -40,6 +40,7 @@ TEST(Extract, CorruptImageIsSkippedListedAndTheRestKeepTheirOrder) {
   ExtractResult result = ExtractDescriptors(model, paths, options);
   ASSERT_EQ(result.paths.size(), 3u);
   EXPECT_EQ(result.paths[2], paths[3]);
+  EXPECT_EQ(result.indices, (std::vector<int64_t>{0, 1, 3}));  // each row's input position
   ASSERT_EQ(result.failures.size(), 1u);
   EXPECT_EQ(result.failures[0].path, paths[2]);
   EXPECT_NE(result.failures[0].reason.find("cannot decode"), std::string::npos);

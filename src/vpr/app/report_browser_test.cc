@@ -15,9 +15,9 @@
 
 #include "vpr/app/cluster_images.h"
 #include "vpr/app/eval.h"
-#include "vpr/app/test_model.h"
+#include "vpr/model/test_model.h"
 #include "vpr/data/load_dataset.h"
-#include "vpr/data/synthetic.h"
+#include "vpr/synthetic/synthetic.h"
 #include "vpr/image/image_list.h"
 #include "vpr/model/model_io.h"
 #include "vpr/test_config.h"
@@ -188,8 +188,8 @@ TEST_F(ReportInBrowser, ScreenshotAt1280PixelsIsKeptAsAnArtefact) {
 
 TEST_F(ReportInBrowser, DomAfterFilterWrongShowsHeaderMissesFirstCurvesAndOnlyWrongRows) {
   const Evaluated& e = Evaluate();
-  const int64_t nq = e.result.knn.num_queries;
-  const double r1 = e.result.recall.at(1);
+  const int64_t nq = e.result.report.knn.num_queries;
+  const double r1 = e.result.report.scores.recall.at(1);
   ASSERT_GT(r1, 0.0);  // both kinds of row exist, or the filter is untested
   ASSERT_LT(r1, 1.0);
   // The file as written: the table's thumbnails have no src until a row is in view.
@@ -201,7 +201,7 @@ TEST_F(ReportInBrowser, DomAfterFilterWrongShowsHeaderMissesFirstCurvesAndOnlyWr
   ASSERT_EQ(dump.status, 0) << "chromium failed; " << LogTail(e.dir, "dom");
   const std::string& dom = dump.out;
 
-  const nlohmann::json& m = e.result.metrics;
+  const nlohmann::json m = nlohmann::json::parse(ReadFileBytes((e.dir / "eval" / "metrics.json").string()));
   const bool frames = m["dataset"].contains("frame_tolerance");
   const std::string header = Element(dom, "<header id=\"run\">", "</header>");
   EXPECT_NE(header.find("<dt>K (clusters)</dt><dd>" + m["model"]["num_clusters"].dump() + "</dd>"), std::string::npos)
@@ -243,7 +243,7 @@ TEST_F(ReportInBrowser, DomAfterFilterWrongShowsHeaderMissesFirstCurvesAndOnlyWr
     if (!is_hidden && first_shown) EXPECT_TRUE(loaded) << tag << content;
     first_shown = first_shown && is_hidden;
   }
-  EXPECT_EQ(hidden, e.result.hits.at(1));
+  EXPECT_EQ(hidden, e.result.report.scores.hits.at(1));
   EXPECT_NE(dom.find(fmt::format("<span id=\"shown\">{} of {} shown</span>", nq - hidden, nq)), std::string::npos);
   EXPECT_NE(dom.find("data-filter=\"wrong\" class=\"active\""), std::string::npos);
 }

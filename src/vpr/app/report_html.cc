@@ -5,41 +5,21 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <set>
 
 #include "vpr/eval/precision_recall.h"
+#include "vpr/index/faiss_index.h"
 #include "vpr/image/image_io.h"
 #include "vpr/util/atomic_file.h"
+#include "vpr/util/base64.h"
 #include "vpr/util/check.h"
 
 namespace vpr {
 
 using nlohmann::json;
-
-std::string Base64(const std::string& bytes) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
-  }
-  return out;
-}
-
-std::vector<std::pair<int, double>> RecallByN(const json& recall_at) {
-  std::vector<std::pair<int, double>> out;
-  for (const auto& [n, r] : recall_at.items()) out.emplace_back(std::stoi(n), r.get<double>());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 namespace {
 
@@ -155,10 +135,9 @@ std::string Field(const std::string& key, const std::string& value) {
   return "<dt>" + Escape(key) + "</dt><dd>" + Escape(value) + "</dd>";
 }
 
-std::string ImageSizeText(const json& size) {
-  const std::string mode = size.value("mode", "");
-  if (mode == "fixed") return fmt::format("{} x {} (height x width)", size.value("height", 0), size.value("width", 0));
-  if (mode == "max_side") return fmt::format("longer side {} px, aspect kept", size.value("max_side", 0));
+std::string ImageSizeText(const ResizeOptions& resize) {
+  if (resize.height > 0) return fmt::format("{} x {} (height x width)", resize.height, resize.width);
+  if (resize.max_side > 0) return fmt::format("longer side {} px, aspect kept", resize.max_side);
   return "native (each image at its own size)";
 }
 
@@ -171,49 +150,47 @@ std::string DatasetSourceText(const json& d) {
   return out + "root " + d.value("root", "");
 }
 
-std::string PositivesText(const json& d) {
-  if (d.value("positives", "") == "listed") return "listed per query by the ground-truth file";
-  if (d.contains("frame_tolerance"))
-    return fmt::format("frame tolerance {}: query i matches database j when |i - j| <= {}", d["frame_tolerance"].dump(),
-                       d["frame_tolerance"].dump());
-  return fmt::format("database images within {:g} {} of the query", d.value("positive_radius", 0.0),
-                     d.value("position_unit", "m"));
+std::string PositivesText(const Dataset& dataset) {
+  if (dataset.HasExplicitPositives()) return "listed per query by the ground-truth file";
+  const json info = dataset.ToJson();
+  if (info.contains("frame_tolerance"))
+    return fmt::format("frame tolerance {}: query i matches database j when |i - j| <= {}",
+                       info["frame_tolerance"].dump(), info["frame_tolerance"].dump());
+  return fmt::format("database images within {:g} {} of the query", dataset.positive_radius, dataset.position_unit);
 }
 
-std::string Header(const json& m) {
-  const json model = m.value("model", json::object()), dataset = m.value("dataset", json::object());
-  const bool netvlad = model.value("pooling", "") == "netvlad";
-  const size_t failed_db = m.value("failed_database", json::array()).size();
-  const size_t failed_q = m.value("failed_queries", json::array()).size();
+std::string Header(const Dataset& dataset, const EvalResult& result) {
+  const EvalRun& run = result.run;
+  const EvalReport& r = result.report;
+  const ModelOptions& model = run.model;
   std::string fields =
-      Field("model file", m.value("model_file", "").empty() ? "(not from a file)" : m.value("model_file", "")) +
-      Field("model", m.value("model_description", "")) + Field("backbone", model.value("arch", "")) +
-      Field("cut", model.contains("cut") ? model["cut"].dump() : "") + Field("pooling", model.value("pooling", "")) +
-      Field("K (clusters)", netvlad ? model["num_clusters"].dump() : "none (no NetVLAD)") +
-      Field("descriptor dim", fmt::format("{} ({} bytes)", m.value("descriptor_dim", 0),
-                                          m.value("bytes_per_descriptor", 0))) +
-      Field("image size", ImageSizeText(m.value("image_size", json::object()))) +
-      Field("normalisation", model.value("normalize", "")) + Field("precision", m.value("precision", "")) +
-      Field("threads", std::to_string(m.value("threads", 0))) + Field("device", m.value("device", "")) +
-      Field("index", m.value("index", json::object()).value("factory", "") + ", " +
-                         m.value("index", json::object()).value("distance", "")) +
-      Field("top-k", std::to_string(m.value("top_k", 0))) + Field("dataset", dataset.value("kind", "")) +
-      Field("source", DatasetSourceText(dataset)) + Field("positives", PositivesText(dataset)) +
-      Field("database", fmt::format("{} images, {} failed", m.value("num_database", 0), failed_db)) +
-      Field("queries", fmt::format("{} images, {} failed (misses at every N)", m.value("num_queries", 0), failed_q)) +
-      Field("time", fmt::format("{:.1f} ms per image described, {:.3f} ms per query searched",
-                                m.value("ms_per_image", 0.0), m.value("ms_per_query", 0.0)));
+      Field("model file", run.model_file.empty() ? "(not from a file)" : run.model_file) +
+      Field("model", model.Describe()) + Field("backbone", model.backbone.arch) +
+      Field("cut", std::to_string(model.backbone.ResolvedCut())) + Field("pooling", model.pooling) +
+      Field("K (clusters)", model.IsNetVLAD() ? std::to_string(model.netvlad.num_clusters) : "none (no NetVLAD)") +
+      Field("descriptor dim", fmt::format("{} ({} bytes)", r.dim, r.dim * 4)) +
+      Field("image size", ImageSizeText(run.resize)) + Field("normalisation", model.normalize) +
+      Field("precision", run.precision) + Field("threads", std::to_string(run.threads)) + Field("device", run.device) +
+      Field("index", run.index.factory + ", " + DistanceMeaning(run.index.metric)) +
+      Field("top-k", std::to_string(run.top_k)) + Field("dataset", dataset.kind) +
+      Field("source", DatasetSourceText(dataset.ToJson())) + Field("positives", PositivesText(dataset)) +
+      Field("database", fmt::format("{} images, {} failed", r.num_database, run.failed_database.size())) +
+      Field("queries",
+            fmt::format("{} images, {} failed (misses at every N)", r.num_queries, run.failed_queries.size())) +
+      Field("time", fmt::format("{:.1f} ms per image described, {:.3f} ms per query searched", run.ms_per_image,
+                                r.queries_described > 0 ? 1000.0 * r.search_seconds / r.queries_described : 0.0));
   return "<header id=\"run\"><h1>vpr eval</h1><dl class=run>" + fields + "</dl></header>";
 }
 
-std::string Headline(const json& metrics, const PrecisionRecall& pr) {
+std::string Headline(const Scores& scores) {
   std::string head = "<tr>", row = "<tr>";
-  for (const auto& [n, r] : RecallByN(metrics.at("recall_at"))) {
+  for (const auto& [n, r] : scores.recall) {
     head += fmt::format("<th>R@{}</th>", n);
     row += fmt::format("<td>{:.1f}%</td>", 100 * r);
   }
   head += "<th>AP (PR AUC)</th><th>recall at 100% precision</th></tr>";
-  row += fmt::format("<td>{:.3f}</td><td>{:.1f}%</td></tr>", pr.average_precision, 100 * pr.recall_at_full_precision);
+  row += fmt::format("<td>{:.3f}</td><td>{:.1f}%</td></tr>", scores.pr.average_precision,
+                     100 * scores.pr.recall_at_full_precision);
   return "<table id=\"headline\">" + head + row + "</table>";
 }
 
@@ -265,13 +242,13 @@ class Plot {
 
 // Recall@N for every N up to k from each query's best positive rank; the polyline keeps
 // only the corners of that step function (at most two points per query).
-std::string RecallCurve(const std::vector<Outcome>& outcomes, int64_t k, const json& recall_at) {
+std::string RecallCurve(const std::vector<Outcome>& outcomes, int64_t k, const std::map<int, double>& recall_at) {
   std::vector<int64_t> found_at(k + 1, 0);  // queries whose best positive has rank r (0-based)
   for (const Outcome& o : outcomes)
     if (o.positive_rank >= 0) ++found_at[o.positive_rank];
   const double nq = static_cast<double>(std::max<size_t>(1, outcomes.size()));
   std::set<int64_t> marked = {1, k};
-  for (const auto& [n, r] : RecallByN(recall_at)) marked.insert(n);
+  for (const auto& [n, r] : recall_at) marked.insert(n);
   Axis x{"N (retrieved candidates)", 1, std::max<double>(2, static_cast<double>(k)), {}};
   for (int64_t n : marked) x.ticks.emplace_back(static_cast<double>(n), std::to_string(n));
   Plot plot(x, {"recall@N (%)", 0, 100, PercentTicks()});
@@ -314,9 +291,8 @@ std::string PrCurve(const PrecisionRecall& pr, const std::string& id) {
   return plot.Svg(id, content);
 }
 
-std::string Charts(const std::vector<Outcome>& outcomes, const KnnResult& knn, const json& metrics,
-                   const PrecisionRecall& pr) {
-  const bool ip = metrics.value("index", json::object()).value("metric", "l2") == "ip";
+std::string Charts(const std::vector<Outcome>& outcomes, const EvalReport& r) {
+  const PrecisionRecall& pr = r.scores.pr;
   return fmt::format(
       "<div class=charts><figure><figcaption><h2>Recall@N</h2></figcaption>{}<p class=note>Fraction of all {} "
       "queries with a positive among their first N retrievals (a failed query is a miss).</p></figure>"
@@ -325,21 +301,20 @@ std::string Charts(const std::vector<Outcome>& outcomes, const KnnResult& knn, c
       "confidence is at least a threshold, swept over every score. Precision = correct accepted / accepted; recall = "
       "correct accepted / queries with a positive ({}). AP (area under the step curve) = &Sigma; (R<sub>i</sub> "
       "&minus; R<sub>i-1</sub>) P<sub>i</sub>. Recall at 100% precision: {:.1f}%.</p></figure></div>",
-      RecallCurve(outcomes, knn.k, metrics.at("recall_at")), outcomes.size(), pr.average_precision, PrCurve(pr, "pr-curve"),
-      ip ? "the inner product" : "minus the squared L2 distance", pr.queries_with_positive,
+      RecallCurve(outcomes, r.knn.k, r.scores.recall), outcomes.size(), pr.average_precision, PrCurve(pr, "pr-curve"),
+      r.inner_product ? "the inner product" : "minus the squared L2 distance", pr.queries_with_positive,
       100 * pr.recall_at_full_precision);
 }
 
-std::string DimensionTable(const json& metrics) {
-  if (!metrics.contains("recall_vs_dim") || metrics["recall_vs_dim"].empty()) return "";
+std::string DimensionTable(const std::vector<DimRecall>& rows) {
+  if (rows.empty()) return "";
   std::string out = "<h2>Recall against descriptor size (PCA-whitening fitted on the database)</h2><table>"
                     "<tr><th>dimension</th><th>bytes</th>";
-  const auto& rows = metrics["recall_vs_dim"];
-  for (const auto& [n, r] : RecallByN(rows[0].at("recall_at"))) out += fmt::format("<th>R@{}</th>", n);
+  for (const auto& [n, r] : rows[0].recall) out += fmt::format("<th>R@{}</th>", n);
   out += "</tr>";
-  for (const auto& row : rows) {
-    out += fmt::format("<tr><td>{}</td><td>{}</td>", row.at("dim").dump(), row.at("bytes_per_descriptor").dump());
-    for (const auto& [n, r] : RecallByN(row.at("recall_at"))) out += fmt::format("<td>{:.1f}%</td>", 100 * r);
+  for (const DimRecall& row : rows) {
+    out += fmt::format("<tr><td>{}</td><td>{}</td>", row.dim, row.bytes_per_descriptor);
+    for (const auto& [n, r] : row.recall) out += fmt::format("<td>{:.1f}%</td>", 100 * r);
     out += "</tr>";
   }
   return out + "</table>";
@@ -542,24 +517,23 @@ std::string PrecisionRecallSvg(const PrecisionRecall& pr, const std::string& id)
 const char* ReportStyle() { return kStyle; }
 std::string HtmlEscape(const std::string& text) { return Escape(text); }
 
-std::string RenderReportHtml(const Dataset& dataset, const KnnResult& knn,
-                             const std::vector<std::vector<int64_t>>& positives, const json& metrics,
+std::string RenderReportHtml(const Dataset& dataset, const EvalResult& result, const std::string& metrics_json,
                              const ReportOptions& options) {
-  VPR_CHECK(static_cast<int64_t>(positives.size()) == knn.num_queries && knn.k > 0, "internal: report of ",
-            knn.num_queries, " queries (k = ", knn.k, ") with ground truth for ", positives.size());
+  const EvalReport& r = result.report;
+  const KnnResult& knn = r.knn;
+  VPR_CHECK(static_cast<int64_t>(r.positives.size()) == knn.num_queries && knn.k > 0, "internal: report of ",
+            knn.num_queries, " queries (k = ", knn.k, ") with ground truth for ", r.positives.size());
   std::vector<Outcome> outcomes;
-  for (int64_t q = 0; q < knn.num_queries; ++q) outcomes.push_back(Assess(dataset, knn, positives[q], q));
-  const bool ip = metrics.value("index", json::object()).value("metric", "l2") == "ip";
-  const PrecisionRecall pr = ComputePrecisionRecall(Top1Matches(knn, positives, ip));
+  for (int64_t q = 0; q < knn.num_queries; ++q) outcomes.push_back(Assess(dataset, knn, r.positives[q], q));
   std::string html = fmt::format(
       "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\">"
       "<title>vpr eval report</title><style>{}</style></head><body>",
       kStyle);
-  html += Header(metrics) + Headline(metrics, pr) + Charts(outcomes, knn, metrics, pr) + DimensionTable(metrics);
-  const std::string distance = metrics.value("index", json::object()).value("distance", "distance");
-  html += Samples(dataset, knn, positives, outcomes, distance, options) +
-          QueryTable(dataset, knn, positives, outcomes, options);
-  html += "<details><summary>metrics.json</summary><pre>" + Escape(metrics.dump(2)) + "</pre></details>";
+  html += Header(dataset, result) + Headline(r.scores) + Charts(outcomes, r) + DimensionTable(r.recall_vs_dim);
+  const std::string distance = DistanceMeaning(result.run.index.metric);
+  html += Samples(dataset, knn, r.positives, outcomes, distance, options) +
+          QueryTable(dataset, knn, r.positives, outcomes, options);
+  html += "<details><summary>metrics.json</summary><pre>" + Escape(metrics_json) + "</pre></details>";
   return html + kScript + "</body></html>\n";
 }
 

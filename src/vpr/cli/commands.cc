@@ -4,6 +4,7 @@
 
 #include "vpr/app/cluster_images.h"
 #include "vpr/app/demo.h"
+#include "vpr/cli/eval_summary.h"
 #include "vpr/app/eval.h"
 #include "vpr/app/extract.h"
 #include "vpr/app/version_report.h"
@@ -151,7 +152,7 @@ int RunDemoCommand(int argc, char** argv) {
       ->capture_default_str();
   BindRuntimeFlags(app, options.runtime);
   VPR_PARSE_FLAGS(app, argc, argv);
-  RunDemo(options);
+  PrintEvalSummary(RunDemo(options).eval);
   return 0;
 }
 

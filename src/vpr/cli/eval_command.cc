@@ -2,6 +2,7 @@
 #include "vpr/app/descriptor_cache.h"
 #include "vpr/app/eval.h"
 #include "vpr/cli/commands.h"
+#include "vpr/cli/eval_summary.h"
 #include "vpr/cli/flags.h"
 #include "vpr/cli/parse_flags.h"
 #include "vpr/data/load_dataset.h"
@@ -80,7 +81,8 @@ int RunEvalCommand(int argc, char** argv) {
                  ? std::string("as the file lists them")
                  : fmt::format("within {} {}", dataset.positive_radius, dataset.position_unit));
   EvalResult result = RunEval(loaded.model, dataset, options);
-  return result.failed_queries.size() == dataset.queries.size() ? kExitFailure : kExitOk;
+  PrintEvalSummary(result);
+  return result.run.failed_queries.size() == dataset.queries.size() ? kExitFailure : kExitOk;
 }
 
 }  // namespace vpr

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "vpr/app/extract.h"
-#include "vpr/app/pca.h"
+#include "vpr/model/wpca_layer.h"
 #include "vpr/cli/commands.h"
 #include "vpr/cli/flags.h"
 #include "vpr/cli/parse_flags.h"

@@ -22,6 +22,7 @@ std::string Pack(const ExtractResult& r, const std::string& list_fingerprint) {
                             {"dim", r.dim},
                             {"descriptors", nlohmann::json::binary(std::vector<uint8_t>(bytes, bytes + d.numel() * 4))},
                             {"paths", r.paths},
+                            {"indices", r.indices},
                             {"failures", failures},
                             {"seconds", r.seconds},
                             {"threads", r.threads},
@@ -47,6 +48,7 @@ void Append(const std::string& packed, const std::string& list_fingerprint, int 
     blocks->push_back(block);
   }
   for (const auto& p : j.at("paths")) all->paths.push_back(p);
+  for (const auto& i : j.at("indices")) all->indices.push_back(i);
   for (const auto& f : j.at("failures")) all->failures.push_back({f.at(0), f.at(1)});
   if (dim > 0) all->dim = dim;
   all->seconds = std::max(all->seconds, j.at("seconds").get<double>());
@@ -62,6 +64,7 @@ ExtractResult ShardedExtract(VprModel& model, const std::vector<std::string>& pa
   ExtractResult result;  // a rank with no images (fewer images than ranks) still joins in
   result.descriptors = at::empty({0, 0}, at::kFloat);
   if (!mine.empty()) result = ExtractDescriptors(model, mine, options);
+  for (int64_t& i : result.indices) i += begin;  // positions in `paths`, not in the share
   Fingerprint list;
   for (const std::string& p : paths) list.Add(p);
   const std::vector<std::string> shares = group.AllGather(Pack(result, list.Hex()), "gathering the descriptors");

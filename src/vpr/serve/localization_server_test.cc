@@ -15,7 +15,7 @@
 #include <fstream>
 #include <thread>
 
-#include "vpr/app/test_model.h"
+#include "vpr/model/test_model.h"
 #include "vpr/model/model_io.h"
 #include "vpr/place_database.h"
 #include "vpr/place_recognizer.h"

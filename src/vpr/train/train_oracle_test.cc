@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "vpr/app/test_model.h"
+#include "vpr/model/test_model.h"
 #include "vpr/model/model_io.h"
 #include "vpr/test_config.h"
 #include "vpr/train/trainer.h"

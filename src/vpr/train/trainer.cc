@@ -581,7 +581,11 @@ class Trainer {
     eval.model_file = epoch == 0 ? "start" : run_.CheckpointPath();
     eval.cache_dir.clear();
     Log().info("train: validating epoch {} on {} queries", epoch, val_->queries.size());
-    return RunEval(model_, *val_, eval).recall;
+    const Scores scores = RunEval(model_, *val_, eval).report.scores;
+    std::string recall;
+    for (const auto& [n, r] : scores.recall) recall += fmt::format(" R@{} {:.1f}", n, 100 * r);
+    Log().info("train: epoch {} validation recall (%):{}", epoch, recall);
+    return scores.recall;
   }
 
   // Scores the epoch, saves state, checkpoints and metrics; returns whether it is the best.

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "vpr/app/extract.h"
-#include "vpr/data/synthetic.h"
+#include "vpr/synthetic/synthetic.h"
 #include "vpr/model/model_io.h"
 #include "vpr/train/run_dir.h"
 #include "vpr/test_config.h"

@@ -1,28 +1,12 @@
-// PCA-whitening in the model and in the evaluation: put a fitted WPCA layer into a
-// model (what Patch-NetVLAD's add_pca.py does), and measure recall against the
-// descriptor size the layer buys.
+// Recall against descriptor size: PCA-whitening fitted on the database descriptors,
+// cut to each size asked for, and exact recall@N at each (the table of vpr eval --pca-dims).
 #pragma once
-
-#include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <map>
 #include <vector>
 
-#include "vpr/index/pca.h"
-#include "vpr/model/vpr_model.h"
-
 namespace vpr {
-
-// A copy of `model` (same weights; options.wpca_dim = out_dim) whose WPCA.0 layer has
-// `weight` (out_dim x K*D, or out_dim x K*D x 1 x 1) and `bias` (out_dim). A WPCA layer
-// already in `model` is replaced. The copy is on the CPU, in eval mode.
-VprModel SetWpca(VprModel& model, const at::Tensor& weight, const at::Tensor& bias);
-VprModel SetWpca(VprModel& model, const Wpca& wpca);
-
-// A copy of `model` without its WPCA layer: what produces the K*D-d descriptors to fit on.
-VprModel WithoutWpca(VprModel& model);
 
 struct RecallVsDimOptions {
   // Descriptor sizes to try; 0 (or the input dim) = the full descriptors, unprojected.
@@ -41,8 +25,6 @@ struct DimRecall {
   int64_t bytes_per_descriptor = 0;  // 4 * dim: float32
   bool whitened = false;             // false for the full descriptors
   std::map<int, double> recall;      // N -> recall@N in [0, 1]
-  // {"dim", "bytes_per_descriptor", "whitened", "recall_at": {"1": r, ...}}
-  nlohmann::json ToJson() const;
 };
 
 // Fits WPCA on the database once (at the largest dim asked), then for each dim keeps

@@ -1,4 +1,4 @@
-// A tiny seeded model shared by the app tests: VGG16 cut after conv1_2 (64-d) +
+// A tiny seeded model shared by the tests: VGG16 cut after conv1_2 (64-d) +
 // NetVLAD K=4 with random centroids. Fast on any machine.
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "vpr/data/synthetic.h"
+#include "vpr/synthetic/synthetic.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>

@@ -1,4 +1,4 @@
-#include "vpr/data/synthetic.h"
+#include "vpr/synthetic/synthetic.h"
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
