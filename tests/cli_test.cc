@@ -520,6 +520,30 @@ TEST(CliDist, TwoRanksTrainTheWeightsOneProcessTrains) {
   EXPECT_EQ(MetricLines(fs::path(two) / "metrics.jsonl").size(), 4u);
 }
 
+// vpr eval over two ranks: each describes its share of database and queries, rank 0
+// scores and writes the files one process writes (timings in metrics.json apart).
+TEST(CliDist, TwoRanksEvaluateAsOneProcessEvaluates) {
+  const fs::path dir = Scratch("dist_eval");
+  const auto route = RouteImages(dir, 9);
+  const std::string args = "eval --threads 1 --no-cache --model " + SmallCheckpoint() + " --db " + route.first +
+                           " --queries " + route.second + " --frame-tolerance 1 --top-k 4 --recall-at 1,4 --out ";
+  const CliRun alone = Vpr(args + (dir / "one").string());
+  ASSERT_EQ(alone.code, 0) << alone.output;
+  const CliRun two = TwoRanks(FreePort(), args + (dir / "two").string(), dir / "rank1.log");
+  ASSERT_EQ(two.code, 0) << two.output << Bytes(dir / "rank1.log");
+  EXPECT_NE(two.output.find("rank 0 of 2: images 0-4 of 9"), std::string::npos) << two.output;
+  EXPECT_NE(Bytes(dir / "rank1.log").find("rank 1: described 5 database and 5 query images"), std::string::npos)
+      << Bytes(dir / "rank1.log");
+  for (const char* file : {"predictions.json", "submission.json", "pairs.txt", "database.npy", "queries.names.txt"})
+    EXPECT_EQ(Bytes(dir / "one" / file), Bytes(dir / "two" / file)) << file;
+  const auto metrics = [&](const char* run) { return nlohmann::json::parse(Bytes(dir / run / "metrics.json")); };
+  const nlohmann::json m1 = metrics("one"), m2 = metrics("two");
+  EXPECT_EQ(m1["recall_at"], m2["recall_at"]);
+  EXPECT_EQ(m1["hits_at"], m2["hits_at"]);
+  EXPECT_EQ(m1["num_queries_described"], 9);
+  EXPECT_GT(m1["recall_at"]["4"].get<double>(), 0) << "a route nothing is found on would prove little";
+}
+
 // A rank that dies while the group trains ends the other with the group's error.
 TEST(CliDist, ATrainingRankKilledEndsTheOtherWithAnError) {
   const fs::path dir = Scratch("dist_train_dead");

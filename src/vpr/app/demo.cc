@@ -99,25 +99,17 @@ DemoResult RunDemo(const DemoOptions& options) {
 
   // Scored and written exactly as `vpr eval` scores and writes.
   const Dataset ground_truth = RouteDataset(dataset, dataset_dir.string(), options.positive_radius_m);
-  EvaluateOptions evaluate;
+  EvalOptions evaluate;
+  evaluate.out_dir = options.out_dir;
   evaluate.top_k = options.top_k;
   evaluate.recall_at.clear();
   for (int n : {1, 5, 10, 20})
     if (n <= options.top_k) evaluate.recall_at.push_back(n);
+  evaluate.extract = extract;
+  evaluate.model_file = (fs::path(options.out_dir) / "model.pth").string();
   DemoResult result;
-  EvalResult& eval = result.eval;
-  eval.report = Evaluate(RowsOf(db), RowsOf(queries), ground_truth, evaluate);
-  eval.run.model = model->options();
-  eval.run.model_file = (fs::path(options.out_dir) / "model.pth").string();
-  eval.run.model_fingerprint = ModelFingerprint(model);
-  eval.run.precision = db.precision;
-  eval.run.threads = options.runtime.ResolvedThreads();
-  eval.run.device = options.runtime.device;
-  eval.run.index = evaluate.index;
-  eval.run.top_k = options.top_k;
-  eval.run.ms_per_image = 1000.0 * (db.seconds + queries.seconds) / std::max<int64_t>(1, db.total() + queries.total());
-  eval.run.dataset_fingerprint = DatasetFingerprint(ground_truth);
-  WriteEvalOutputs(options.out_dir, ground_truth, eval, db, queries, ReportOptions{});
+  result.eval = EvaluateDescribed(model, ground_truth, evaluate, db, queries);
+  WriteEvalOutputs(options.out_dir, ground_truth, result.eval, db, queries, evaluate.report);
   result.dataset = ground_truth;
   result.submission_path = (fs::path(options.out_dir) / "submission.json").string();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -80,7 +80,8 @@ void Rerank(const Dataset& dataset, const EvalOptions& options, EvalResult* resu
   result->top1_changes = CompareTop1(before, report.knn, report.positives);
 }
 
-// What vpr eval writes: a folder holding anything else is not replaced.
+}  // namespace
+
 void CheckEvalFolder(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return;
@@ -96,10 +97,8 @@ void CheckEvalFolder(const std::string& dir) {
   CheckWritable((parent / ".vpr-eval-write-check").string(), "--out");
 }
 
-}  // namespace
-
-EvalResult DescribeAndEvaluate(VprModel& model, const Dataset& dataset, const EvalOptions& options,
-                               ExtractResult* db_out, ExtractResult* queries_out) {
+EvalResult EvaluateDescribed(VprModel& model, const Dataset& dataset, const EvalOptions& options,
+                             const ExtractResult& db, const ExtractResult& q, bool db_cached, bool q_cached) {
   options.Check();
   dataset.Check();
   EvalResult result;
@@ -107,14 +106,6 @@ EvalResult DescribeAndEvaluate(VprModel& model, const Dataset& dataset, const Ev
   run.model = model->options();
   run.model_file = options.model_file;
   run.model_fingerprint = ModelFingerprint(model);
-  DescriptorCache cache(options.cache_dir);
-  ExtractOptions extract = options.extract;
-  extract.label = "eval: database";
-  ExtractResult db = cache.Extract(model, run.model_fingerprint, dataset.database, extract, &run.database_from_cache);
-  extract.label = "eval: queries";
-  ExtractResult q = cache.Extract(model, run.model_fingerprint, dataset.queries, extract, &run.queries_from_cache);
-  db.descriptors = db.descriptors.contiguous();
-  q.descriptors = q.descriptors.contiguous();
   run.precision = db.precision;
   run.threads = options.extract.runtime.ResolvedThreads();
   run.device = options.extract.runtime.device;
@@ -123,15 +114,43 @@ EvalResult DescribeAndEvaluate(VprModel& model, const Dataset& dataset, const Ev
   run.top_k = options.top_k;
   run.failed_database = db.failures;
   run.failed_queries = q.failures;
+  run.database_from_cache = db_cached;
+  run.queries_from_cache = q_cached;
   const int64_t described = db.descriptors.size(0) + q.descriptors.size(0);
   run.ms_per_image = described > 0 ? 1000.0 * (db.seconds + q.seconds) / described : 0.0;
   run.dataset_fingerprint = DatasetFingerprint(dataset);
-
   result.report = Evaluate(RowsOf(db), RowsOf(q), dataset, options.Evaluation());
   if (options.rerank > 0) Rerank(dataset, options, &result);
+  return result;
+}
+
+EvalResult DescribeAndEvaluate(VprModel& model, const Dataset& dataset, const EvalOptions& options,
+                               ExtractResult* db_out, ExtractResult* queries_out) {
+  options.Check();
+  dataset.Check();
+  DescriptorCache cache(options.cache_dir);
+  const std::string fingerprint = ModelFingerprint(model);
+  ExtractOptions extract = options.extract;
+  bool db_cached = false, q_cached = false;
+  extract.label = "eval: database";
+  ExtractResult db = cache.Extract(model, fingerprint, dataset.database, extract, &db_cached);
+  extract.label = "eval: queries";
+  ExtractResult q = cache.Extract(model, fingerprint, dataset.queries, extract, &q_cached);
+  db.descriptors = db.descriptors.contiguous();
+  q.descriptors = q.descriptors.contiguous();
+  EvalResult result = EvaluateDescribed(model, dataset, options, db, q, db_cached, q_cached);
   if (db_out) *db_out = std::move(db);
   if (queries_out) *queries_out = std::move(q);
   return result;
+}
+
+void WriteEvalFolder(const EvalOptions& options, const Dataset& dataset, const EvalResult& result,
+                     const ExtractResult& db, const ExtractResult& queries) {
+  StagedDir staged(options.out_dir);  // the folder is replaced whole: never two runs' files mixed
+  WriteEvalOutputs(staged.path(), dataset, result, db, queries, options.report);
+  staged.Commit();
+  Log().info("eval: wrote metrics.json, predictions.json, submission.json, pairs.txt, report.html and descriptors to {} "
+             "({} threads, {})", options.out_dir, result.run.threads, result.run.precision);
 }
 
 EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& options) {
@@ -139,11 +158,7 @@ EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& o
   CheckEvalFolder(options.out_dir);
   ExtractResult db, q;
   EvalResult result = DescribeAndEvaluate(model, dataset, options, &db, &q);
-  StagedDir staged(options.out_dir);  // the folder is replaced whole: never two runs' files mixed
-  WriteEvalOutputs(staged.path(), dataset, result, db, q, options.report);
-  staged.Commit();
-  Log().info("eval: wrote metrics.json, predictions.json, submission.json, pairs.txt, report.html and descriptors to {} "
-             "({} threads, {})", options.out_dir, result.run.threads, result.run.precision);
+  WriteEvalFolder(options, dataset, result, db, q);
   return result;
 }
 

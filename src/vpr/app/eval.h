@@ -82,18 +82,27 @@ struct EvalResult {
   bool reranked() const { return rerank.depth > 0; }
 };
 
-// Describes the dataset's images with `model` (through the descriptor cache), scores them
-// with Evaluate and re-ranks when asked: no files, no printing. `db` and `queries` receive
-// the descriptors when not null.
+// Scores descriptors made elsewhere (each ExtractResult over all of the dataset's database
+// or query images, as ExtractDescriptors or a sharded extraction gives them) and re-ranks
+// when asked: no files, no printing. The cached flags are recorded in metrics.json.
+EvalResult EvaluateDescribed(VprModel& model, const Dataset& dataset, const EvalOptions& options,
+                             const ExtractResult& db, const ExtractResult& queries, bool db_cached = false,
+                             bool queries_cached = false);
+
+// Describes the dataset's images with `model` (through the descriptor cache), then
+// EvaluateDescribed. `db` and `queries` receive the descriptors when not null.
 EvalResult DescribeAndEvaluate(VprModel& model, const Dataset& dataset, const EvalOptions& options,
                                ExtractResult* db = nullptr, ExtractResult* queries = nullptr);
 
-// The descriptors of an extraction as Evaluate takes them (they must be contiguous float32;
-// the rows' dataset indices are the extraction's input indices).
-DescriptorRows RowsOf(const ExtractResult& result);
+// Throws vpr::Error when options.out_dir holds files vpr eval did not write (it replaces
+// the folder whole) or its parent is not writable: checked before any work.
+void CheckEvalFolder(const std::string& out_dir);
 
-// DescribeAndEvaluate, then every output into options.out_dir, replaced whole (see
-// eval_outputs.h).
+// Every output (eval_outputs.h) into options.out_dir, replaced whole.
+void WriteEvalFolder(const EvalOptions& options, const Dataset& dataset, const EvalResult& result,
+                     const ExtractResult& db, const ExtractResult& queries);
+
+// CheckEvalFolder, DescribeAndEvaluate, WriteEvalFolder.
 EvalResult RunEval(VprModel& model, const Dataset& dataset, const EvalOptions& options);
 
 // Parses "1,5,10,20" into {1, 5, 10, 20}; throws vpr::Error on anything else.

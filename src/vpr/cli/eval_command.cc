@@ -6,6 +6,7 @@
 #include "vpr/cli/flags.h"
 #include "vpr/cli/parse_flags.h"
 #include "vpr/data/load_dataset.h"
+#include "vpr/dist/sharded_extract.h"
 #include "vpr/eval/dataset_doctor.h"
 #include "vpr/util/logging.h"
 
@@ -19,7 +20,9 @@ int RunEvalCommand(int argc, char** argv) {
                "are unchanged), searches the top k and prints recall@N. Writes into OUT: metrics.json,\n"
                "predictions.json, submission.json, pairs.txt (hloc), report.html, database.npy and queries.npy\n"
                "with their .names.txt. Unreadable images are skipped and reported; a query without a descriptor\n"
-               "is a miss. --rerank N reorders each query's top N by geometric verification (--verify-*).",
+               "is a miss. --rerank N reorders each query's top N by geometric verification (--verify-*).\n"
+               "With --world-size N (or torchrun's RANK/WORLD_SIZE) every rank describes its share of the\n"
+               "images and rank 0 scores and writes the same files one process writes.",
                "vpr eval");
   std::string model_path, recall_at = "1,5,10,20";
   bool no_cache = false;
@@ -64,7 +67,10 @@ int RunEvalCommand(int argc, char** argv) {
   model_flags.Bind(app);
   image_flags.Bind(app);
   BindRuntimeFlags(app, options.extract.runtime);
+  DistFlagBinding dist_flags;
+  dist_flags.Bind(app);
   VPR_PARSE_FLAGS(app, argc, argv);
+  const DistOptions dist = dist_flags.Resolve();
 
   options.extract.resize = image_flags.Resolve();
   options.recall_at = ParseRecallAt(recall_at);
@@ -80,7 +86,27 @@ int RunEvalCommand(int argc, char** argv) {
              dataset.HasExplicitPositives()
                  ? std::string("as the file lists them")
                  : fmt::format("within {} {}", dataset.positive_radius, dataset.position_unit));
-  EvalResult result = RunEval(loaded.model, dataset, options);
+  EvalResult result;
+  if (dist.enabled()) {
+    // Every rank describes its share of database and queries (no cache); rank 0 scores
+    // and writes exactly what one process writes.
+    ProcessGroup group(dist);
+    if (group.rank() == 0) CheckEvalFolder(options.out_dir);
+    ExtractOptions extract = options.extract;
+    extract.label = "eval: database";
+    ExtractResult db = ShardedExtract(loaded.model, dataset.database, extract, group);
+    extract.label = "eval: queries";
+    ExtractResult q = ShardedExtract(loaded.model, dataset.queries, extract, group);
+    if (group.rank() != 0) {
+      Log().info("rank {}: described {} database and {} query images; rank 0 writes {}", group.rank(),
+                 db.paths.size(), q.paths.size(), options.out_dir);
+      return kExitOk;
+    }
+    result = EvaluateDescribed(loaded.model, dataset, options, db, q);
+    WriteEvalFolder(options, dataset, result, db, q);
+  } else {
+    result = RunEval(loaded.model, dataset, options);
+  }
   PrintEvalSummary(result);
   return result.run.failed_queries.size() == dataset.queries.size() ? kExitFailure : kExitOk;
 }
