@@ -192,12 +192,15 @@ TEST(LocalizationServer, DescribeGivesTheLibrarysDescriptorAsJsonOrNpy) {
   const std::vector<float> expected = recognizer.Describe(cv::imread((Fixture().images / "img1.png").string()));
   const json j = Body(s.client->Post("/v1/describe", Png(1), "image/png"));
   ASSERT_EQ(j["dim"], expected.size());
-  for (size_t i = 0; i < expected.size(); ++i) ASSERT_FLOAT_EQ(j["descriptor"][i].get<float>(), expected[i]);
+  // The server's queue may batch; batched and single forwards round differently on some
+  // CPUs (AMD EPYC here: 2e-9 on a value of 4.7e-4), so equal within float noise.
+  for (size_t i = 0; i < expected.size(); ++i) ASSERT_NEAR(j["descriptor"][i].get<float>(), expected[i], 1e-5) << i;
   auto npy = s.client->Post("/v1/describe", {{"Accept", "application/octet-stream"}}, Png(1), "image/png");
   ASSERT_EQ(npy->status, 200);
   const NpyMatrix m = ReadNpyBytes(npy->body, "response");
   EXPECT_EQ(m.rows, 1);
-  EXPECT_EQ(std::vector<float>(m.data.begin(), m.data.end()), expected);
+  ASSERT_EQ(m.data.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) ASSERT_NEAR(m.data[i], expected[i], 1e-5) << i;
 }
 
 TEST(LocalizationServer, PlacesCanBeAddedReadListedShownAndRemoved) {
