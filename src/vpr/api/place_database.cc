@@ -22,7 +22,7 @@
 #include "vpr/index/faiss_error.h"
 #include "vpr/util/atomic_file.h"
 #include "vpr/util/check.h"
-#include "vpr/util/memory_cap.h"
+#include "vpr/index/untrusted_faiss.h"
 #include "vpr/util/versioned_file.h"
 
 namespace vpr {
@@ -223,18 +223,15 @@ PlaceDatabase PlaceDatabase::FromBytes(const std::string& bytes, const std::stri
   }
   faiss::VectorIOReader reader;
   reader.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(body), bytes.end());
-  try {
-    // An index takes about its bytes in memory; a corrupt count asks for far more.
-    ScopedAddressSpaceCap cap(4 * reader.data.size() + (size_t{256} << 20));
-    std::unique_ptr<faiss::Index> index(faiss::read_index(&reader));
-    impl->index.reset(dynamic_cast<faiss::IndexIDMap2*>(index.get()));
-    VPR_CHECK(impl->index, what, " holds a FAISS index without the database's ids");
-    index.release();
-  } catch (const faiss::FaissException& e) {
-    VPR_THROW(what, " holds a corrupt FAISS index: ", FaissReason(e));
-  } catch (const std::bad_alloc&) {
-    VPR_THROW(what, " declares more data than its ", bytes.size(), " bytes can hold: the file is corrupt");
-  }
+  std::unique_ptr<faiss::Index> index = ReadUntrustedFaissIndex(
+      [&] {
+        reader.rp = 0;
+        return faiss::read_index(&reader);
+      },
+      reader.data.size(), what + "'s FAISS index", "the file is corrupt");
+  impl->index.reset(dynamic_cast<faiss::IndexIDMap2*>(index.get()));
+  VPR_CHECK(impl->index, what, " holds a FAISS index without the database's ids");
+  index.release();
   VPR_CHECK(impl->index->d == impl->dim && impl->index->ntotal == static_cast<int64_t>(impl->places.size()), what,
             ": the index (", impl->index->ntotal, " x ", impl->index->d, ") does not match its header (",
             impl->places.size(), " places of ", impl->dim, " dims)");

@@ -26,7 +26,7 @@
 #include "vpr/util/check.h"
 #include "vpr/util/fingerprint.h"
 #include "vpr/util/logging.h"
-#include "vpr/util/memory_cap.h"
+#include "vpr/index/untrusted_faiss.h"
 #include "vpr/util/npy.h"
 #include "vpr/util/progress.h"
 
@@ -360,18 +360,9 @@ void FaissIndex::Save(const std::string& path) const {
 
 FaissIndex FaissIndex::Load(const std::string& path) {
   VPR_CHECK(std::filesystem::is_regular_file(path), "index file '", path, "' does not exist; build it with vpr index");
-  std::unique_ptr<faiss::Index> index;
-  const size_t file_bytes = std::filesystem::file_size(path);
-  try {
-    // An index takes about its file's size in memory; a corrupt count asks for far more.
-    ScopedAddressSpaceCap cap(4 * file_bytes + (size_t{256} << 20));
-    index.reset(faiss::read_index(path.c_str()));
-  } catch (const faiss::FaissException& e) {
-    VPR_THROW("'", path, "' is not a FAISS index: ", FaissReason(e));
-  } catch (const std::bad_alloc&) {
-    VPR_THROW("'", path, "' declares more data than its ", file_bytes, " bytes can hold: the index file is corrupt; ",
-              "rebuild it with vpr index");
-  }
+  std::unique_ptr<faiss::Index> index = ReadUntrustedFaissIndex(
+      [&] { return faiss::read_index(path.c_str()); }, std::filesystem::file_size(path), "'" + path + "'",
+      "rebuild it with vpr index");
   IndexInfo info = NewInfo({"unknown", MetricName(index->metric_type)}, index->d, index->ntotal, "");
   std::string sidecar = IndexInfoPath(path);
   if (std::filesystem::exists(sidecar)) {

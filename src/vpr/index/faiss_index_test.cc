@@ -284,5 +284,24 @@ TEST(FaissIndex, ACorruptIndexClaimingGigabytesIsAnError) {
       << error;
 }
 
+// Found by faiss_index_fuzz: a PQ header with zero sub-quantizers makes FAISS's reader
+// divide by zero (SIGFPE); one whose codes are shorter than its count reads past them in
+// search (SIGSEGV); a metric outside faiss::MetricType is undefined behaviour to load.
+// Each must be an error naming the file, never a crash of vpr.
+TEST(FaissIndex, IndexesThatCrashFaissAreErrors) {
+  const std::string dir = std::string(VPR_SOURCE_DIR) + "/tests/fuzz/corpus/faiss_index_fuzz/";
+  const std::pair<std::string, std::string> cases[] = {
+      {"crash_pq_divides_by_zero.index", "signal FPE"},
+      {"crash_pq_search_reads_past_codes.index", "signal SEGV"},
+      {"crash_metric_out_of_enum.index", "uses FAISS metric 16777216"}};
+  for (const auto& [file, reason] : cases) {
+    const std::string path = dir + file;
+    const std::string error = ThrownMessage([&] { FaissIndex::Load(path); });
+    EXPECT_NE(error.find("'" + path + "'"), std::string::npos) << error;
+    EXPECT_NE(error.find(reason), std::string::npos) << error;
+    EXPECT_NE(error.find("rebuild it with vpr index"), std::string::npos) << error;
+  }
+}
+
 }  // namespace
 }  // namespace vpr
