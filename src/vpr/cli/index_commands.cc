@@ -190,10 +190,12 @@ SearchOutput SearchPlaceDatabase(const SearchCommandOptions& options) {
 // --database DB.npy: exact squared L2 over the rows in place; with a group, each rank
 // reads and searches its share, and rank 0 gets the merged lists (the same as alone).
 SearchOutput SearchDescriptorFile(const SearchCommandOptions& options, Collective* group) {
-  const int64_t rows = NpyReader(options.database).rows();
+  NpyReader database(options.database);
+  CheckDescriptorShape(database.shape(), options.database, "--database");
+  const int64_t rows = database.rows();
   const std::string names_path = ResolveNames("", options.database, rows, "search");
   const std::vector<std::string> db_names = names_path.empty() ? std::vector<std::string>{} : ReadNames(names_path);
-  NpyMatrix queries = ReadDescriptorMatrix(options.queries, "--queries", NpyReader(options.database).cols());
+  NpyMatrix queries = ReadDescriptorMatrix(options.queries, "--queries", database.cols());
   const std::vector<std::string> query_names = QueryNames(options, queries.rows);
   SearchOutput out{"Flat", "l2", TopK(options, rows)};
   auto start = std::chrono::steady_clock::now();
@@ -201,8 +203,7 @@ SearchOutput SearchDescriptorFile(const SearchCommandOptions& options, Collectiv
   if (group) {
     knn = ShardedExactSearch(options.database, queries.data.data(), queries.rows, queries.cols, out.k, *group);
   } else {
-    NpyMatrix db = ReadDescriptorMatrix(options.database, "--database", queries.cols);
-    knn = ExactKnnL2Rows(db.data.data(), 0, db.rows, queries.data.data(), queries.rows, queries.cols, out.k);
+    knn = ExactKnnL2Npy(database, 0, database.rows(), queries.data.data(), queries.rows, out.k);
   }
   out.seconds = SecondsSince(start);
   for (int64_t q = 0; q < knn.num_queries; ++q) out.rows.push_back(QueryJson(knn, q, query_names, db_names));

@@ -33,13 +33,12 @@ std::vector<T> FromBinary(const nlohmann::json& j, size_t count, int rank) {
 KnnResult ShardedExactSearch(const std::string& database_npy, const float* queries, int64_t n_q, int64_t dim,
                              int64_t k, Collective& group) {
   NpyReader reader(database_npy);
+  CheckDescriptorShape(reader.shape(), database_npy, "--database");
   VPR_CHECK(reader.cols() == dim, "'", database_npy, "' holds ", reader.cols(), "-d descriptors but the queries are ",
             dim, "-d: describe both with the same model");
   const auto [begin, end] = KnnShard(reader.rows(), group.rank(), group.size());
   Log().info("rank {} of {}: database rows {}-{} of {}", group.rank(), group.size(), begin, end, reader.rows());
-  std::vector<float> rows(static_cast<size_t>((end - begin) * dim));
-  if (end > begin) reader.ReadRows(begin, end - begin, rows.data());
-  KnnResult mine = ExactKnnL2Rows(rows.data(), begin, end - begin, queries, n_q, dim, k);
+  KnnResult mine = ExactKnnL2Npy(reader, begin, end, queries, n_q, k);
   // What every rank must agree on: the database's shape and the queries' bytes.
   Fingerprint inputs;
   inputs.Add(reader.rows()).Add(dim).Add(queries, static_cast<size_t>(n_q * dim) * sizeof(float));

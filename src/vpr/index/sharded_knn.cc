@@ -7,6 +7,7 @@
 
 #include "vpr/util/check.h"
 #include "vpr/util/npy.h"
+#include "vpr/util/progress.h"
 
 namespace vpr {
 
@@ -88,6 +89,26 @@ KnnResult ExactKnnL2Rows(const float* database, int64_t first_row, int64_t n_db,
       out.ids[q * k + r] = best[q][r].second;
     }
   return out;
+}
+
+KnnResult ExactKnnL2Npy(NpyReader& database, int64_t begin, int64_t end, const float* queries, int64_t n_q, int64_t k,
+                        int64_t chunk_rows) {
+  const int64_t dim = database.cols();
+  VPR_CHECK(begin >= 0 && begin <= end && end <= database.rows(), "internal: rows [", begin, ", ", end,
+            ") of a database of ", database.rows());
+  if (chunk_rows <= 0) chunk_rows = kExactSearchChunkBytes / (dim * static_cast<int64_t>(sizeof(float)));
+  chunk_rows = std::max(kKnnBlockRows, chunk_rows / kKnnBlockRows * kKnnBlockRows);
+  std::vector<float> chunk(static_cast<size_t>(std::min(chunk_rows, end - begin) * dim));
+  KnnResult best = ExactKnnL2Rows(chunk.data(), begin, 0, queries, n_q, dim, k);
+  Progress progress("search: database rows", end - begin, "rows");
+  for (int64_t first = begin; first < end; first += chunk_rows) {
+    const int64_t rows = std::min(chunk_rows, end - first);
+    database.ReadRows(first, rows, chunk.data());
+    best = MergeKnn({best, ExactKnnL2Rows(chunk.data(), first, rows, queries, n_q, dim, k)}, k);
+    progress.Add(rows);
+  }
+  progress.Finish();
+  return best;
 }
 
 }  // namespace vpr

@@ -24,6 +24,18 @@ std::pair<int64_t, int64_t> KnnShard(int64_t n, int rank, int world);
 KnnResult ExactKnnL2Rows(const float* database, int64_t first_row, int64_t n_db, const float* queries, int64_t n_q,
                          int64_t dim, int64_t k);
 
+class NpyReader;
+
+// What ExactKnnL2Npy holds of the database at a time when not told otherwise.
+constexpr int64_t kExactSearchChunkBytes = int64_t{256} << 20;
+
+// ExactKnnL2Rows over rows [begin, end) of a descriptor .npy (begin a multiple of
+// kKnnBlockRows), read chunk_rows at a time (rounded down to whole blocks; 0: as many as
+// fit in kExactSearchChunkBytes). Memory is bounded by the chunk, not by the database (a
+// million 32768-d rows are 131 GB), and the lists equal a search over the rows loaded whole.
+KnnResult ExactKnnL2Npy(NpyReader& database, int64_t begin, int64_t end, const float* queries, int64_t n_q, int64_t k,
+                        int64_t chunk_rows = 0);
+
 // The top-k by (distance, id) of the union of `parts` (each over the same queries).
 KnnResult MergeKnn(const std::vector<KnnResult>& parts, int64_t k);
 

@@ -2,8 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <limits>
 #include <random>
+
+#include "vpr/util/npy.h"
+#include "vpr/util/thrown_message.h"
 
 namespace vpr {
 namespace {
@@ -83,6 +90,44 @@ TEST(ShardedKnn, FewerRowsThanKArePadded) {
   EXPECT_GE(r.id(1, 2), 0);
   const KnnResult none = ExactKnnL2Rows(db.data.data(), 0, 0, q.data.data(), q.n, q.dim, 5);
   EXPECT_EQ(none.id(0, 0), -1);
+}
+
+// Read from the .npy a few blocks at a time, the lists are those of the whole database in
+// memory (ids and distances, ties by id), whatever the chunk, and with a shard's range too.
+TEST(ShardedKnn, StreamingFromTheNpyInChunksIsTheWholeSearch) {
+  const Matrix db = Integers(5 * kKnnBlockRows + 31, 6, 3), q = Integers(20, 6, 4);
+  const int64_t k = 7;
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("vpr_streamed_knn_" + std::to_string(getpid()) + ".npy")).string();
+  WriteNpy(path, db.data.data(), db.n, db.dim);
+  const KnnResult whole = ExactKnnL2Rows(db.data.data(), 0, db.n, q.data.data(), q.n, q.dim, k);
+  NpyReader reader(path);
+  for (int64_t chunk : {int64_t{0}, int64_t{1}, kKnnBlockRows, 3 * kKnnBlockRows + 5, db.n * 2}) {
+    const KnnResult streamed = ExactKnnL2Npy(reader, 0, db.n, q.data.data(), q.n, k, chunk);
+    EXPECT_EQ(streamed.ids, whole.ids) << "chunk " << chunk;
+    EXPECT_EQ(streamed.distances, whole.distances) << "chunk " << chunk;
+  }
+  const int64_t b = 2 * kKnnBlockRows;
+  const KnnResult share = ExactKnnL2Npy(reader, b, db.n, q.data.data(), q.n, k, kKnnBlockRows);
+  const KnnResult expected = ExactKnnL2Rows(db.data.data() + b * db.dim, b, db.n - b, q.data.data(), q.n, q.dim, k);
+  EXPECT_EQ(share.ids, expected.ids);
+  std::filesystem::remove(path);
+}
+
+TEST(ShardedKnn, ANonFiniteRowInAStreamedChunkIsNamed) {
+  Matrix db = Random(3 * kKnnBlockRows, 4, 5);
+  db.data[(2 * kKnnBlockRows + 9) * 4 + 1] = std::numeric_limits<float>::quiet_NaN();
+  const Matrix q = Random(3, 4, 6);
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("vpr_streamed_nan_" + std::to_string(getpid()) + ".npy")).string();
+  WriteNpy(path, db.data.data(), db.n, db.dim);
+  NpyReader reader(path);
+  const std::string error =
+      ThrownMessage([&] { ExactKnnL2Npy(reader, 0, db.n, q.data.data(), q.n, 2, kKnnBlockRows); });
+  EXPECT_NE(error.find("database descriptor " + std::to_string(2 * kKnnBlockRows + 9) + " holds NaN"),
+            std::string::npos)
+      << error;
+  std::filesystem::remove(path);
 }
 
 }  // namespace

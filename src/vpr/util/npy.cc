@@ -246,17 +246,22 @@ int64_t FirstNonFiniteRow(const float* data, int64_t rows, int64_t cols) {
   return -1;
 }
 
+void CheckDescriptorShape(const std::vector<int64_t>& shape, const std::string& path, const std::string& flag,
+                          int64_t expected_cols) {
+  std::string text;
+  for (int64_t d : shape) text += (text.empty() ? "" : ", ") + std::to_string(d);
+  VPR_CHECK(shape.size() == 2, flag, " '", path, "' has shape (", text,
+            "); descriptors must be a 2-D array, one row per image");
+  VPR_CHECK(shape[1] > 0, flag, " '", path, "' has shape (", text, "): descriptors of 0 values");
+  VPR_CHECK(expected_cols <= 0 || shape[1] == expected_cols, flag, " '", path, "' holds ", shape[1],
+            "-d descriptors but ", expected_cols, "-d ones are needed; extract them with the same model");
+}
+
 NpyMatrix ReadDescriptorMatrix(const std::string& path, const std::string& flag, int64_t expected_cols) {
   NpyMatrix m = ReadNpy(path);
   VPR_CHECK(m.dtype.size() == 3 && m.dtype[1] == 'f', flag, " '", path, "' holds ", m.dtype,
             " values; descriptors must be float32 or float64 (as vpr extract writes)");
-  std::string shape;
-  for (int64_t d : m.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-  VPR_CHECK(m.shape.size() == 2, flag, " '", path, "' has shape (", shape,
-            "); descriptors must be a 2-D array, one row per image");
-  VPR_CHECK(m.cols > 0, flag, " '", path, "' has shape (", shape, "): descriptors of 0 values");
-  VPR_CHECK(expected_cols <= 0 || m.cols == expected_cols, flag, " '", path, "' holds ", m.cols,
-            "-d descriptors but ", expected_cols, "-d ones are needed; extract them with the same model");
+  CheckDescriptorShape(m.shape, path, flag, expected_cols);
   const int64_t bad = FirstNonFiniteRow(m.data.data(), m.rows, m.cols);
   VPR_CHECK(bad < 0, flag, " '", path, "': row ", bad,
             " holds NaN or infinite values; a descriptor with NaN is never found by a search, re-extract it (check "

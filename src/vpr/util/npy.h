@@ -77,6 +77,10 @@ NpyMatrix ReadNpyBytes(const std::string& bytes, const std::string& what);
 // dim), every value finite, and `expected_cols` columns when that is > 0. Throws naming
 // `flag` (e.g. "--queries"), the file and what to do.
 NpyMatrix ReadDescriptorMatrix(const std::string& path, const std::string& flag, int64_t expected_cols = 0);
+// ReadDescriptorMatrix's shape checks (2-D, non-empty rows, expected_cols when > 0), for a
+// file read in chunks by NpyReader (which checks the dtype).
+void CheckDescriptorShape(const std::vector<int64_t>& shape, const std::string& path, const std::string& flag,
+                          int64_t expected_cols = 0);
 
 // Index of the first row of a rows x cols matrix holding a NaN or an infinity, or -1.
 int64_t FirstNonFiniteRow(const float* data, int64_t rows, int64_t cols);
